@@ -1,0 +1,33 @@
+"""Control actions shared by the CLI and the dashboard: stop, resume, cancel, delete.
+
+They only write requests to storage; the worker process that owns a run reads them
+at its next epoch boundary. That keeps the dashboard free of any handle on workers.
+"""
+from __future__ import annotations
+
+import shutil
+
+from storage import Run, Storage, Trial
+
+from .paths import run_dir
+
+
+def stop_run(storage: Storage, run_id: int) -> Run:
+    """A queued run stops at once; a running one after the epoch in flight."""
+    return storage.request_stop(run_id)
+
+
+def resume_run(storage: Storage, run_id: int) -> Run:
+    """Queue a stopped, interrupted or failed run; completed trials are not run again."""
+    return storage.requeue(run_id)
+
+
+def cancel_trial(storage: Storage, run_id: int, trial_key: str) -> Trial:
+    """End one running trial after its current epoch; the run goes on with the next."""
+    return storage.request_cancel(run_id, trial_key)
+
+
+def delete_run(storage: Storage, run_id: int) -> None:
+    """Delete a run that is not running, with its rows and its folder."""
+    storage.delete_run(run_id)
+    shutil.rmtree(run_dir(storage.path, run_id), ignore_errors=True)
