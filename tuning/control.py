@@ -31,3 +31,27 @@ def delete_run(storage: Storage, run_id: int) -> None:
     """Delete a run that is not running, with its rows and its folder."""
     storage.delete_run(run_id)
     shutil.rmtree(run_dir(storage.path, run_id), ignore_errors=True)
+
+
+def queue_run(storage: Storage, doc: dict) -> Run:
+    """Validate a spec document and queue it; raises ``SpecError`` listing every problem."""
+    from .specs import validate_spec
+
+    spec = validate_spec(doc)
+    return storage.create_run(spec["name"], spec)
+
+
+def queue_race(storage: Storage, doc: dict, strategies: list[str]) -> list[Run]:
+    """Queue the same search space once per strategy, so they can be compared head to head.
+
+    Every spec is validated before any is queued: either all runs are queued or none.
+    """
+    from .specs import validate_spec
+
+    specs = []
+    for name in strategies:
+        variant = dict(doc)
+        variant["strategy"] = {**doc.get("strategy", {}), "name": name}
+        variant["name"] = f"{doc.get('name') or 'run'} [{name}]"
+        specs.append(validate_spec(variant))
+    return [storage.create_run(spec["name"], spec) for spec in specs]
