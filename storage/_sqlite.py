@@ -59,6 +59,9 @@ def _thaw(value: Any) -> Any:
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
         return [_thaw(v) for v in value]
+    # np.float64 subclasses float, so json.dumps never hands it to ``default``.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -78,7 +81,9 @@ def _dumps(value: Any) -> str:
 def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     clean: dict[str, float | None] = {}
     for key, value in metrics.items():
-        value = _json_number(value)
+        # Not _json_number: a diverged (NaN) epoch is kept as None, not dropped.
+        if hasattr(value, "item") and callable(value.item):
+            value = value.item()
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -98,6 +103,8 @@ class Storage:
         conn = self._conn()
         try:
             migrate(conn, self.path)
+            # Only once the file is known to be ours: switching to WAL rewrites its header.
+            conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.DatabaseError as exc:
             raise StorageError(
                 f"{self.path} cannot be read as a database ({exc}); it may be corrupt. "
@@ -113,7 +120,6 @@ class Storage:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
@@ -251,6 +257,12 @@ class Storage:
             conn.execute(
                 "UPDATE trials SET status = ?, finished_at = ?, rev = ? WHERE id = ?",
                 (status.value, now, self._next_rev(conn, run_id), trial_id))
+
+    def requeue_for_recycle(self, run_id: int) -> None:
+        """A worker retiring to free memory hands its run back to the queue, keeping its clock."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET status = 'queued', worker_pid = NULL "
+                         "WHERE id = ? AND status = 'running'", (run_id,))
 
     def request_stop(self, run_id: int) -> Run:
         """Ask the run's worker to stop after the epoch in flight; a queued run stops at once."""

@@ -506,17 +506,21 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
 
 
 def _hyperband_trials(strategy: dict[str, Any]) -> int | None:
-    """How many trials KerasTuner's Hyperband will run (its bracket arithmetic)."""
+    """How many trials KerasTuner's Hyperband runs at most (its own bracket arithmetic,
+    from ``HyperbandOracle._get_size``; fewer when a small space runs out of new points)."""
     max_epochs, factor, iterations = (strategy.get("max_epochs"), strategy.get("factor"),
                                       strategy.get("hyperband_iterations"))
     if not (max_epochs and factor and iterations):
         return None
-    s_max = int(math.log(max_epochs) / math.log(factor) + 1e-9)
+    brackets, epochs = 0, float(max_epochs)
+    while epochs >= 1:
+        epochs /= factor
+        brackets += 1
+    end_size0 = math.ceil(1 + math.log(max_epochs, factor))
     total = 0
-    for bracket in range(s_max + 1):
-        n = int(math.ceil((s_max + 1) * factor ** bracket / (bracket + 1)))
+    for bracket in range(brackets):
         for round_ in range(bracket + 1):
-            total += int(n * factor ** -round_)
+            total += math.ceil(end_size0 / (bracket + 1) * factor ** (bracket - round_))
     return total * iterations
 
 

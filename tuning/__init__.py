@@ -1,0 +1,1 @@
+"""Tuning: specs, strategies, execution and reports. Nothing here imports Streamlit."""

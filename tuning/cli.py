@@ -1,0 +1,279 @@
+"""Command line: the same engine without a browser.
+
+    python -m tuning validate SPEC.json
+    python -m tuning run SPEC.json            # foreground, with a progress bar
+    python -m tuning resume RUN_ID
+    python -m tuning stop RUN_ID
+    python -m tuning list
+    python -m tuning show RUN_ID
+    python -m tuning export RUN_ID --format json|csv [-o FILE]
+
+``--db PATH`` or ``TUNING_DB`` picks the database. A bad spec exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Sequence, TextIO
+
+from storage import (InvalidTransitionError, NotFoundError, Run, RunStatus, Storage,
+                     StorageError, TrialStatus)
+from storage._sqlite import _thaw
+
+from . import control
+from .engine import Engine
+from .paths import default_db_path
+from .specs import SpecError, load_spec_file
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        storage = Storage(args.db or default_db_path())
+        return args.handler(storage, args)
+    except SpecError as exc:
+        _print_problems(exc)
+        return EXIT_USAGE
+    except (NotFoundError, InvalidTransitionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tuning",
+                                     description="Launch, watch and export tuning runs.")
+    parser.add_argument("--db", help="database file (default: $TUNING_DB or data/tuning.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check a spec and print every problem")
+    p.add_argument("spec")
+    p = sub.add_parser("run", help="run a spec in the foreground")
+    p.add_argument("spec")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_run)
+    p = sub.add_parser("resume", help="resume a stopped or interrupted run in the foreground")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=_resume)
+    p = sub.add_parser("stop", help="stop a run after the epoch in flight")
+    p.add_argument("run_id", type=int)
+    p.set_defaults(handler=_stop)
+    p = sub.add_parser("cancel", help="cancel one running trial; the run goes on")
+    p.add_argument("run_id", type=int)
+    p.add_argument("trial")
+    p.set_defaults(handler=_cancel)
+    p = sub.add_parser("delete", help="delete a run and its files")
+    p.add_argument("run_id", type=int)
+    p.set_defaults(handler=_delete)
+    p = sub.add_parser("list", help="list runs")
+    p.set_defaults(handler=_list)
+    p = sub.add_parser("show", help="show one run and its best trials")
+    p.add_argument("run_id", type=int)
+    p.set_defaults(handler=_show)
+    p = sub.add_parser("export", help="export a run's trials")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(handler=_export)
+    return parser
+
+
+def _print_problems(exc: SpecError) -> None:
+    print(f"The spec has {len(exc.problems)} problem(s):", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    spec = load_spec_file(args.spec)
+    print(f"ok: {spec['name']} ({spec['strategy']['name']} over "
+          f"{len(spec['search_space'])} hyperparameters, up to {spec['strategy']['max_trials']} trials)")
+    return EXIT_OK
+
+
+def _run(storage: Storage, args: argparse.Namespace) -> int:
+    spec = load_spec_file(args.spec)
+    run = storage.create_run(spec["name"], spec)
+    print(f"run {run.id} queued: {run.name}", file=sys.stderr)
+    return follow(storage, run.id, quiet=args.quiet)
+
+
+def _resume(storage: Storage, args: argparse.Namespace) -> int:
+    run = control.resume_run(storage, args.run_id)
+    print(f"run {run.id} queued to resume", file=sys.stderr)
+    return follow(storage, run.id, quiet=args.quiet)
+
+
+def follow(storage: Storage, run_id: int, quiet: bool = False, out: TextIO = sys.stderr) -> int:
+    """Launch workers for one run and draw its progress until it ends.
+
+    Ctrl-C asks the run to stop after the epoch in flight; a second Ctrl-C stops waiting.
+    """
+    engine = Engine(storage.path, concurrency=1, run_filter=lambda rid: rid == run_id)
+    bar = _ProgressBar(out, enabled=not quiet)
+    interrupted = False
+    while True:
+        try:
+            engine.tick()
+            run = storage.get_run(run_id)
+            bar.draw(run)
+            if run.status.is_finished() and not engine.busy():
+                break
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            if interrupted:
+                print("\nno longer waiting; the worker ends after its epoch", file=out)
+                return EXIT_STOPPED
+            interrupted = True
+            print("\nstopping after the epoch in flight (Ctrl-C again to stop waiting)", file=out)
+            try:
+                storage.request_stop(run_id)
+            except InvalidTransitionError:
+                pass
+    bar.finish(run)
+    if run.status is RunStatus.COMPLETED:
+        return EXIT_OK
+    return EXIT_STOPPED if run.status is RunStatus.STOPPED else EXIT_FAILED
+
+
+class _ProgressBar:
+    WIDTH = 30
+
+    def __init__(self, out: TextIO, enabled: bool):
+        self.out = out
+        self.enabled = enabled
+        self.last = ""
+        self.tty = hasattr(out, "isatty") and out.isatty()
+
+    def line(self, run: Run) -> str:
+        total = run.max_trials or 0
+        done = run.trials_done
+        filled = int(self.WIDTH * done / total) if total else 0
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        best = f"{run.best_score:.4f}" if run.best_score is not None else "-"
+        return f"[{bar}] {done}/{total or '?'} trials  best {best}  {run.status.value}"
+
+    def draw(self, run: Run) -> None:
+        if not self.enabled:
+            return
+        text = self.line(run)
+        if text == self.last:
+            return
+        self.last = text
+        if self.tty:
+            self.out.write("\r" + text)
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def finish(self, run: Run) -> None:
+        if self.enabled and self.tty:
+            self.out.write("\n")
+        message = f"run {run.id} {run.status.value}"
+        if run.best_score is not None:
+            message += f"; best score {run.best_score:.4f}"
+        if run.error:
+            message += f" ({run.error})"
+        print(message, file=self.out)
+
+
+def _stop(storage: Storage, args: argparse.Namespace) -> int:
+    run = control.stop_run(storage, args.run_id)
+    if run.status is RunStatus.STOPPED:
+        print(f"run {run.id} stopped")
+    else:
+        print(f"run {run.id} will stop after the epoch in flight")
+    return EXIT_OK
+
+
+def _cancel(storage: Storage, args: argparse.Namespace) -> int:
+    trial = control.cancel_trial(storage, args.run_id, args.trial)
+    print(f"trial {trial.trial_key} of run {args.run_id} will end after its epoch in flight")
+    return EXIT_OK
+
+
+def _delete(storage: Storage, args: argparse.Namespace) -> int:
+    control.delete_run(storage, args.run_id)
+    print(f"run {args.run_id} deleted")
+    return EXIT_OK
+
+
+def _list(storage: Storage, args: argparse.Namespace) -> int:
+    runs = storage.list_runs()
+    if not runs:
+        print("no runs yet")
+        return EXIT_OK
+    print(f"{'id':>4}  {'status':<11} {'strategy':<9} {'model':<20} {'trials':>9} {'best':>8}  name")
+    for r in runs:
+        best = f"{r.best_score:.4f}" if r.best_score is not None else "-"
+        trials = f"{r.trials_done}/{r.max_trials or '?'}"
+        print(f"{r.id:>4}  {r.status.value:<11} {r.strategy:<9} {r.model_family:<20} "
+              f"{trials:>9} {best:>8}  {r.name}")
+    return EXIT_OK
+
+
+def _show(storage: Storage, args: argparse.Namespace) -> int:
+    run = storage.get_run(args.run_id)
+    trials = storage.list_trials(run.id)
+    print(f"run {run.id}: {run.name}")
+    print(f"  status    {run.status.value}" + (f" ({run.error})" if run.error else ""))
+    print(f"  data      {run.dataset}   model {run.model_family}   strategy {run.strategy}")
+    objective = run.spec.get("objective", {})
+    print(f"  objective {objective.get('metric')} ({objective.get('direction')})")
+    print(f"  trials    {run.trials_done}/{run.max_trials or '?'}")
+    done = [t for t in trials if t.status is TrialStatus.COMPLETED and t.score is not None]
+    done.sort(key=lambda t: t.score, reverse=run.direction != "min")
+    for t in done[:10]:
+        params = {k: v for k, v in t.hyperparameters.items() if not k.startswith("tuner/")}
+        print(f"  trial {t.trial_key:>4}  score {t.score:.4f}  {json.dumps(params)}")
+    for t in trials:
+        if t.status not in (TrialStatus.COMPLETED, TrialStatus.RUNNING):
+            print(f"  trial {t.trial_key:>4}  {t.status.value}: {t.message or ''}")
+    return EXIT_OK
+
+
+def export_run(storage: Storage, run_id: int) -> dict[str, Any]:
+    """Everything recorded for a run as plain JSON-able data."""
+    run = storage.get_run(run_id)
+    trials = storage.list_trials(run_id)
+    epochs = storage.list_epochs(run_id)
+    by_trial: dict[int, list[dict[str, Any]]] = {}
+    for e in epochs:
+        by_trial.setdefault(e.trial_id, []).append(
+            {"execution": e.execution, "epoch": e.epoch, **_thaw(e.metrics)})
+    return {
+        "run": {"id": run.id, "name": run.name, "status": run.status.value,
+                "created_at": run.created_at, "started_at": run.started_at,
+                "finished_at": run.finished_at, "error": run.error,
+                "best_score": run.best_score, "spec": _thaw(run.spec)},
+        "trials": [{"trial": t.trial_key, "status": t.status.value, "score": t.score,
+                    "hyperparameters": _thaw(t.hyperparameters), "metrics": _thaw(t.metrics),
+                    "message": t.message, "bracket": t.bracket, "round": t.round,
+                    "parent": t.parent_key, "started_at": t.started_at,
+                    "finished_at": t.finished_at, "epochs": by_trial.get(t.id, [])}
+                   for t in trials],
+    }
+
+
+def _export(storage: Storage, args: argparse.Namespace) -> int:
+    if args.format == "json":
+        text = json.dumps(export_run(storage, args.run_id), indent=2)
+    else:
+        from .reports import trials_csv
+
+        run = storage.get_run(args.run_id)
+        text = trials_csv(run, storage.list_trials(run.id))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

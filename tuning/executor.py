@@ -1,0 +1,396 @@
+"""Runs one run's search inside a worker process and records it as it happens.
+
+The strategy (a KerasTuner oracle) proposes; this module executes and records. Every
+trial start, every epoch of every execution and every trial end is committed to the
+database when it happens. Stop and cancel requests are read from the database at each
+epoch boundary, so the dashboard needs no handle on this process.
+
+Imports TensorFlow (through ``models``): only worker processes import this module.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import traceback
+from typing import Any, Mapping
+
+import numpy as np
+
+from storage import RunStatus, Storage, TrialStatus
+from storage._sqlite import _thaw
+
+from .datasets import DataError, load_dataset
+from .paths import run_dir
+
+# Exit codes of a worker process, read by the engine.
+EXIT_DONE = 0
+EXIT_RECYCLE = 75  # the worker retired itself to keep memory flat; start another
+EXIT_CRASH = 1
+
+HEARTBEAT_S = 2.0
+
+
+class _Heartbeat(threading.Thread):
+    """Beats every few seconds so the engine can tell a live worker from a dead one."""
+
+    def __init__(self, storage: Storage, run_id: int):
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.storage = storage
+        self.run_id = run_id
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(HEARTBEAT_S):
+            try:
+                self.storage.heartbeat(self.run_id)
+            except Exception:  # a busy database must not kill the worker; the next beat retries
+                pass
+
+
+def _make_reasons():
+    """Exception types that end a search; KerasTuner re-raises only FatalError subclasses."""
+    import keras_tuner as kt
+
+    fatal = kt.errors.FatalError
+
+    class StopRequested(fatal):
+        pass
+
+    class TimeLimitReached(fatal):
+        pass
+
+    class Recycle(fatal):
+        pass
+
+    return StopRequested, TimeLimitReached, Recycle
+
+
+def _status_of(kt_status: str) -> TrialStatus:
+    return {"COMPLETED": TrialStatus.COMPLETED, "FAILED": TrialStatus.FAILED,
+            "INVALID": TrialStatus.FAILED, "STOPPED": TrialStatus.STOPPED,
+            "RUNNING": TrialStatus.RUNNING}.get(kt_status, TrialStatus.FAILED)
+
+
+def _short_message(message: str | None) -> str | None:
+    """KerasTuner stores whole tracebacks; people need the last line first."""
+    if not message:
+        return None
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else None
+
+
+def _failure_summary(exc: BaseException) -> str:
+    """First line of the error, plus the last line of the trial message KerasTuner appends."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) == 1:
+        return f"{type(exc).__name__}: {lines[0]}"
+    return f"{lines[0]} Last error: {lines[-1]}"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def recording_tuner_class(base: type) -> type:
+    """A subclass of a KerasTuner tuner class that records everything into ``storage``."""
+    import keras
+    import keras_tuner as kt
+
+    StopRequested, TimeLimitReached, Recycle = _make_reasons()
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        stop_types = (StopRequested, TimeLimitReached, Recycle)
+
+        def setup_recording(self, storage: Storage, run_id: int, spec: Mapping[str, Any],
+                            worker_name: str, recycle_after: int, time_spent_s: float) -> None:
+            self._storage = storage
+            self._run_id = run_id
+            self._spec = spec
+            self._worker_name = worker_name
+            self._recycle_after = recycle_after
+            self._trials_here = 0
+            self._time_budget = spec.get("time_limit_s")
+            self._time_spent = time_spent_s
+            self._session_start = time.monotonic()
+            self._db_trial_id: int | None = None
+            self._execution = -1
+            self._cancelled = False
+
+        # -- KerasTuner hooks ------------------------------------------------------
+        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+            # The stock hook imports tensorboard, which TF 2.21 no longer installs; only
+            # call it when the user asked for a TensorBoard callback.
+            if any(isinstance(cb, keras.callbacks.TensorBoard) for cb in callbacks):
+                super()._configure_tensorboard_dir(callbacks, trial, execution)
+
+        def on_search_begin(self):
+            super().on_search_begin()
+            self._reconcile_after_reload()
+
+        def pre_create_trial(self):
+            super().pre_create_trial()
+            stop, _ = self._storage.control_flags(self._run_id)
+            if stop:
+                raise StopRequested("stop requested")
+            spent = self._time_spent + (time.monotonic() - self._session_start)
+            if self._time_budget and spent >= self._time_budget:
+                raise TimeLimitReached(
+                    f"time limit of {self._time_budget:g} s reached after {spent:.0f} s")
+            if self._trials_here >= self._recycle_after:
+                raise Recycle("worker recycled")
+
+        def on_trial_begin(self, trial):
+            super().on_trial_begin(trial)
+            values = dict(trial.hyperparameters.values)
+            record = self._storage.begin_trial(
+                self._run_id, trial.trial_id, int(trial.trial_id), values,
+                bracket=values.get("tuner/bracket"), round=values.get("tuner/round"),
+                parent_key=values.get("tuner/trial_id"), worker=self._worker_name)
+            self._db_trial_id = record.id
+            self._execution = -1
+            self._cancelled = False
+            self._trial_start = time.monotonic()
+
+        def _build_and_fit_model(self, trial, *args, **kwargs):
+            self._execution += 1
+            seed = int(self._spec["seed"]) + 1000 * int(trial.trial_id) + self._execution
+            keras.utils.set_random_seed(seed)
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+
+        def on_epoch_end(self, trial, model, epoch, logs=None):
+            super().on_epoch_end(trial, model, epoch, logs)
+            logs = dict(logs or {})
+            self._storage.record_epoch(self._db_trial_id, max(self._execution, 0), epoch, logs)
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise kt.errors.FailedTrialError(
+                    f"loss became {float(loss)} at epoch {epoch + 1}; lower the learning rate")
+            stop, cancel = self._storage.control_flags(self._run_id, self._db_trial_id)
+            if stop:
+                model.stop_training = True
+                raise StopRequested("stop requested")
+            if cancel:
+                self._cancelled = True
+                raise kt.errors.FailedTrialError(f"cancelled after epoch {epoch + 1}")
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            self._trials_here += 1
+            self._record_end(self.oracle.get_trial(trial.trial_id), self._db_trial_id,
+                             cancelled=self._cancelled)
+
+        # -- recording helpers -----------------------------------------------------
+        def _record_end(self, kt_trial, db_trial_id: int, cancelled: bool = False) -> None:
+            status = _status_of(kt_trial.status)
+            if cancelled and status is TrialStatus.FAILED:
+                status = TrialStatus.CANCELLED
+            metrics = {}
+            for name, history in kt_trial.metrics.metrics.items():
+                best = history.get_best_value()
+                metrics[name] = _number(best)
+            score = _number(kt_trial.score) if status is TrialStatus.COMPLETED else None
+            self._storage.finish_trial(db_trial_id, status, score=score, metrics=metrics,
+                                       message=_short_message(kt_trial.message))
+
+        def _reconcile_after_reload(self) -> None:
+            """Make the database agree with KerasTuner's files after a resume.
+
+            A worker killed between KerasTuner saving a finished trial and our write
+            leaves the database behind; one killed between KerasTuner's two saves
+            leaves a finished trial queued for retry. Both are repaired here, so no
+            finished trial runs twice and none is missing.
+            """
+            oracle = self.oracle
+            finished = {tid for tid, t in oracle.trials.items()
+                        if t.status in ("COMPLETED", "FAILED")}
+            if hasattr(oracle, "_retry_queue"):
+                oracle._retry_queue = [tid for tid in oracle._retry_queue if tid not in finished]
+            for tid in finished:
+                kt_trial = oracle.trials[tid]
+                try:
+                    record = self._storage.get_trial_by_key(self._run_id, tid)
+                except Exception:
+                    values = dict(kt_trial.hyperparameters.values)
+                    record = self._storage.begin_trial(
+                        self._run_id, tid, int(tid), values,
+                        bracket=values.get("tuner/bracket"), round=values.get("tuner/round"),
+                        parent_key=values.get("tuner/trial_id"), worker=self._worker_name)
+                if not record.status.is_finished() or record.status in (
+                        TrialStatus.INTERRUPTED, TrialStatus.STOPPED):
+                    self._record_end(kt_trial, record.id)
+
+    Recording.__name__ = f"Recording{base.__name__}"
+    return Recording
+
+
+def _time_spent(storage: Storage, run_id: int) -> float:
+    """Compute time already spent on the run's trials, so a time limit survives resumes."""
+    total = 0.0
+    for t in storage.list_trials(run_id):
+        if t.started_at and t.finished_at:
+            total += max(0.0, t.finished_at - t.started_at)
+    return total
+
+
+def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
+    """Construct the KerasTuner tuner the spec asks for (not yet recording)."""
+    import keras_tuner as kt
+    from sklearn import metrics as sk_metrics, model_selection
+
+    from .models import MLPHyperModel, SklearnHyperModel
+
+    strategy = spec["strategy"]
+    name = strategy["name"]
+    family = spec["model"]["family"]
+    seed = int(spec["seed"]) or 2**31 - 1  # KerasTuner treats seed 0 as "no seed"
+    common = dict(directory=directory, project_name="kt", overwrite=False,
+                  max_consecutive_failed_trials=strategy["max_consecutive_failed_trials"])
+    if family != "mlp":
+        hypermodel = SklearnHyperModel(spec["search_space"], family, dataset.task, seed)
+        objective = kt.Objective("score", "max")
+        oracle_kwargs = dict(objective=objective, max_trials=strategy["max_trials"], seed=seed,
+                             max_consecutive_failed_trials=strategy["max_consecutive_failed_trials"])
+        if name == "random":
+            oracle = kt.oracles.RandomSearchOracle(**oracle_kwargs)
+        elif name == "bayesian":
+            oracle = kt.oracles.BayesianOptimizationOracle(
+                num_initial_points=strategy.get("num_initial_points"),
+                alpha=strategy["alpha"], beta=strategy["beta"], **oracle_kwargs)
+        else:
+            oracle = kt.oracles.GridSearchOracle(**oracle_kwargs)
+        folds = strategy["cv_folds"]
+        cv = (model_selection.StratifiedKFold(folds, shuffle=True, random_state=seed % 2**32)
+              if dataset.task == "classification"
+              else model_selection.KFold(folds, shuffle=True, random_state=seed % 2**32))
+        cls = recording_sklearn_class(kt.SklearnTuner)
+        tuner = cls(oracle=oracle, hypermodel=hypermodel,
+                    scoring=sk_metrics.get_scorer(spec["objective"]["metric"]), cv=cv,
+                    directory=directory, project_name="kt", overwrite=False)
+        tuner.oracle.verbose = 0
+        return tuner
+    hypermodel = MLPHyperModel(spec["search_space"], dataset.x_train.shape[1], dataset.task,
+                               dataset.n_classes, spec["training"]["batch_size"])
+    objective = kt.Objective(spec["objective"]["metric"], spec["objective"]["direction"])
+    kwargs = dict(hypermodel=hypermodel, objective=objective, seed=seed,
+                  executions_per_trial=strategy["executions_per_trial"], **common)
+    if name == "random":
+        return recording_tuner_class(kt.RandomSearch)(max_trials=strategy["max_trials"], **kwargs)
+    if name == "bayesian":
+        return recording_tuner_class(kt.BayesianOptimization)(
+            max_trials=strategy["max_trials"], num_initial_points=strategy.get("num_initial_points"),
+            alpha=strategy["alpha"], beta=strategy["beta"], **kwargs)
+    if name == "grid":
+        return recording_tuner_class(kt.GridSearch)(max_trials=strategy["max_trials"], **kwargs)
+    return recording_tuner_class(kt.Hyperband)(
+        max_epochs=strategy["max_epochs"], factor=strategy["factor"],
+        hyperband_iterations=strategy["hyperband_iterations"], **kwargs)
+
+
+def recording_sklearn_class(base: type) -> type:
+    """SklearnTuner that also records each cross-validation fold as it finishes."""
+    recording = recording_tuner_class(base)
+
+    class RecordingSklearn(recording):  # type: ignore[misc, valid-type]
+        def run_trial(self, trial, X, y, sample_weight=None, groups=None):
+            import keras_tuner as kt
+
+            scores = []
+            for fold, (train_idx, test_idx) in enumerate(self.cv.split(X, y)):
+                model = self.hypermodel.build(trial.hyperparameters)
+                model.fit(X[train_idx], y[train_idx])
+                score = float(self.scoring(model, X[test_idx], y[test_idx]))
+                scores.append(score)
+                self._storage.record_epoch(self._db_trial_id, 0, fold, {"score": score})
+                stop, cancel = self._storage.control_flags(self._run_id, self._db_trial_id)
+                if stop:
+                    raise self.stop_types[0]("stop requested")
+                if cancel:
+                    self._cancelled = True
+                    raise kt.errors.FailedTrialError(f"cancelled after fold {fold + 1}")
+            return {"score": float(np.mean(scores)), "score_std": float(np.std(scores))}
+
+    RecordingSklearn.__name__ = f"Recording{base.__name__}"
+    return RecordingSklearn
+
+
+def _save_best_model(tuner: Any, spec: Mapping[str, Any], dataset: Any, folder: str) -> None:
+    """Keep the best model of a finished run, for download. Failures here never fail the run."""
+    try:
+        best = [t for t in tuner.oracle.get_best_trials(len(tuner.oracle.trials) or 1)
+                if t.status == "COMPLETED"]
+        if not best:
+            return
+        if spec["model"]["family"] == "mlp":
+            model = tuner.load_model(best[0])
+            model.save(os.path.join(folder, "best_model.keras"))
+        else:
+            import joblib
+
+            model = tuner.hypermodel.build(best[0].hyperparameters)
+            model.fit(dataset.x_train, dataset.y_train)
+            joblib.dump(model, os.path.join(folder, "best_model.joblib"))
+    except Exception:
+        traceback.print_exc()
+
+
+def execute_run(storage: Storage, run_id: int, worker_name: str = "local") -> int:
+    """Run (or resume) one claimed run to its end; returns the worker's exit code."""
+    run = storage.get_run(run_id)
+    spec = _thaw(run.spec)
+    heartbeat = _Heartbeat(storage, run_id)
+    heartbeat.start()
+    try:
+        return _execute(storage, run_id, spec, worker_name)
+    finally:
+        heartbeat.done.set()
+
+
+def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: str) -> int:
+    folder = str(run_dir(storage.path, run_id))
+    os.makedirs(folder, exist_ok=True)
+    try:
+        dataset = load_dataset(spec["data"], int(spec["seed"]))
+    except DataError as exc:
+        storage.finish_run(run_id, RunStatus.FAILED, error=str(exc))
+        return EXIT_DONE
+    tuner = build_tuner(spec, dataset, folder)
+    tuner.setup_recording(storage, run_id, spec, worker_name,
+                          recycle_after=int(spec["strategy"].get("recycle_every", 25)),
+                          time_spent_s=_time_spent(storage, run_id))
+    if spec["strategy"]["name"] == "hyperband":
+        # Hyperband's trial count is its own; keep the stored total honest.
+        storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
+    try:
+        if spec["model"]["family"] == "mlp":
+            tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
+                         validation_data=(dataset.x_val, dataset.y_val), verbose=0)
+        else:
+            x = np.concatenate([dataset.x_train, dataset.x_val])
+            y = np.concatenate([dataset.y_train, dataset.y_val])
+            tuner.search(x, y)
+    except tuner.stop_types as reason:
+        stop_cls, limit_cls, recycle_cls = tuner.stop_types
+        if isinstance(reason, recycle_cls):
+            storage.requeue_for_recycle(run_id)
+            return EXIT_RECYCLE
+        if isinstance(reason, stop_cls):
+            storage.finish_run(run_id, RunStatus.STOPPED)
+            return EXIT_DONE
+        _save_best_model(tuner, spec, dataset, folder)
+        storage.finish_run(run_id, RunStatus.COMPLETED, error=str(reason))
+        return EXIT_DONE
+    except Exception as exc:
+        traceback.print_exc()
+        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
+        return EXIT_DONE
+    _save_best_model(tuner, spec, dataset, folder)
+    storage.finish_run(run_id, RunStatus.COMPLETED)
+    return EXIT_DONE

@@ -1,0 +1,44 @@
+"""Worker process entry: ``python -m tuning.worker --db PATH RUN_ID``.
+
+Claims the queued run (so two launchers never run it twice), then executes it.
+The claim comes before the slow TensorFlow import, so a launcher sees the run
+move to running within a second of starting the process.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+
+from storage import Storage, StorageError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuning.worker")
+    parser.add_argument("run_id", type=int)
+    parser.add_argument("--db", required=True)
+    args = parser.parse_args(argv)
+    try:
+        storage = Storage(args.db)
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not storage.claim_run(args.run_id, os.getpid()):
+        print(f"run {args.run_id} is not queued (another worker has it, or it was stopped)",
+              file=sys.stderr)
+        return 0
+
+    def ask_to_stop(signum, frame):  # SIGTERM: end cleanly after the epoch in flight
+        storage.request_stop(args.run_id)
+
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .executor import execute_run
+
+    return execute_run(storage, args.run_id, worker_name=f"{socket.gethostname()}:{os.getpid()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
