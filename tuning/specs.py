@@ -383,11 +383,12 @@ def _check_range(c: _Checker, field: str, hp: dict[str, Any], kind: str) -> dict
     if not ok:
         return None
     low, high = bounds["min"], bounds["max"]
+    # Messages quote the bounds as written: "got 0", not the normalised "got 0.0".
     if low > high:
-        c.fail(f"{field}.min", f"must be <= max ({_got(high)}); swap them", low)
+        c.fail(f"{field}.min", f"must be <= max ({_got(hp['max'])}); swap them", hp["min"])
         return None
     if sampling == "log" and low <= 0:
-        c.fail(f"{field}.min", "must be > 0 when sampling is log", low)
+        c.fail(f"{field}.min", "must be > 0 when sampling is log", hp["min"])
         return None
     if step is not None and sampling == "log":
         c.fail(f"{field}.step", "cannot be combined with log sampling; drop one of them", step)
