@@ -221,8 +221,7 @@ def _check_data(c: _Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]
         if not isinstance(target, str) or not target:
             c.fail("data.target", "is required for a CSV source (the column to predict)", target)
         out["target"] = target
-        # The CSV is read when the run starts; "auto" is resolved there from the target column.
-        inferred = "auto"
+        inferred = _inspect_csv_task(c, out.get("path"), target, task)
     if source == "keras" and task == "regression":
         c.fail("data.task", f"must be classification for Keras data set {out.get('name')}", task)
     out["task"] = inferred if task == "auto" else task
@@ -233,6 +232,24 @@ def _check_data(c: _Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]
     out["max_rows"] = None if max_rows is None else c.integer("data.max_rows", max_rows, 10)
     effective_task = out["task"] if out["task"] != "auto" else "classification"
     return out, effective_task
+
+
+def _inspect_csv_task(c: _Checker, path: str | None, target: Any, task: str) -> str:
+    """Read the CSV now, so a bad file or target is reported before anything is queued
+    and "auto" becomes the task its target column implies."""
+    if not path or not isinstance(target, str) or not target:
+        return "classification"
+    from .datasets import DataError, inspect_csv
+
+    try:
+        summary = inspect_csv(path, target, task)
+    except DataError as exc:
+        message = exc.message
+        prefix = f"{exc.field}: "
+        c.problems.append(Problem(exc.field, message[len(prefix):] if message.startswith(prefix)
+                                  else message.replace(exc.field, "", 1).strip()))
+        return "classification"
+    return summary.task or "classification"
 
 
 def _check_model(c: _Checker, model: dict[str, Any], task: str) -> tuple[dict[str, Any], str]:
