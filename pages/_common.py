@@ -1,0 +1,166 @@
+"""Helpers every page shares: the storage, the engine, error display, the run picker.
+
+The storage and the engine are opened once per process (``st.cache_resource``) and keyed by
+the database path, so tests that point ``TUNING_DB`` at a fresh file get a fresh storage.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from storage import Run, Storage, StorageError
+from tuning.paths import default_db_path
+from tuning.specs import SpecError
+
+LIVE_PAGE = "pages/live.py"
+COMPARE_PAGE = "pages/compare.py"
+
+
+@st.cache_resource(show_spinner=False)
+def _open_storage(path: str) -> Storage:
+    return Storage(path)
+
+
+def get_storage() -> Storage:
+    """The storage for ``default_db_path()``; a database that cannot be used stops the page."""
+    try:
+        return _open_storage(os.path.abspath(default_db_path()))
+    except StorageError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _start_engine(path: str, concurrency: int):
+    from tuning.engine import Engine
+
+    engine = Engine(path, concurrency=concurrency)
+    engine.start()
+    return engine
+
+
+def ensure_engine() -> None:
+    """Start this process's engine unless ``TUNING_ENGINE=0`` (AppTests run without one)."""
+    if os.environ.get("TUNING_ENGINE", "1").strip() == "0":
+        return
+    raw = os.environ.get("TUNING_CONCURRENCY", "1")
+    try:
+        concurrency = max(1, int(raw))
+    except ValueError:
+        st.warning(f"TUNING_CONCURRENCY must be a whole number; got {raw!r}. Using 1.")
+        concurrency = 1
+    try:
+        _start_engine(os.path.abspath(default_db_path()), concurrency)
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("tuning"):
+            raise
+        st.warning("The training engine is not installed yet: runs stay queued.")
+    except StorageError as exc:
+        st.error(f"The training engine cannot start: {exc}")
+
+
+def show_error(exc: BaseException) -> None:
+    """An error as text in the page, never as a traceback."""
+    if isinstance(exc, SpecError):
+        st.error("\n".join(f"- {p}" for p in exc.problems))
+    else:
+        st.error(str(exc))
+
+
+def thaw(value: Any) -> Any:
+    """A frozen spec (read-only mappings and tuples) as plain, editable JSON values."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+# -- formatting ------------------------------------------------------------------------
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def fmt_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "–"
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_score(score: float | None) -> str:
+    return "–" if score is None else f"{score:.4g}"
+
+
+def run_label(run: Run) -> str:
+    return f"#{run.id} · {run.name} · {run.status.value}"
+
+
+# -- choosing runs ---------------------------------------------------------------------
+
+def _query_run_id() -> tuple[int | None, str | None]:
+    """The run id in ``?run=``, and an error message when it is not a number."""
+    raw = st.query_params.get("run")
+    if raw is None or raw == "":
+        return None, None
+    try:
+        return int(raw), None
+    except ValueError:
+        return None, f"?run={raw} is not a run id; pick a run below"
+
+
+def _remember_run(key: str) -> None:
+    chosen = st.session_state.get(key)
+    if chosen is not None:
+        st.query_params["run"] = str(chosen)
+
+
+def pick_run(storage: Storage, key: str, label: str = "Run") -> Run | None:
+    """A run chosen in a select box that follows ``?run=`` (and writes it back).
+
+    A run id in the URL that does not exist shows "run N does not exist" and leaves the
+    choice empty; returns None when there is no run to show.
+    """
+    try:
+        runs = storage.list_runs()
+    except StorageError as exc:
+        show_error(exc)
+        return None
+    if not runs:
+        st.info("No runs yet. Launch one on the Launch page.")
+        return None
+    by_id = {r.id: r for r in runs}
+    wanted, problem = _query_run_id()
+    if problem:
+        st.error(problem)
+    elif wanted is not None and wanted not in by_id:
+        st.error(f"run {wanted} does not exist")
+        problem = "missing"
+    if problem:
+        # A separate key: the missing id must not become this widget's value.
+        st.selectbox(label, list(by_id), index=None, format_func=lambda i: run_label(by_id[i]),
+                     key=f"{key}_missing", placeholder="Pick a run",
+                     on_change=_remember_run, args=(f"{key}_missing",))
+        return None
+    if wanted is not None:
+        st.session_state[key] = wanted
+    elif st.session_state.get(key) not in by_id:
+        st.session_state[key] = runs[0].id
+    st.selectbox(label, list(by_id), format_func=lambda i: run_label(by_id[i]), key=key,
+                 on_change=_remember_run, args=(key,))
+    chosen = st.session_state[key]
+    st.query_params["run"] = str(chosen)
+    return by_id[chosen]

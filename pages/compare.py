@@ -1,0 +1,129 @@
+"""Compare: two or more runs side by side (best so far, hyperparameters, importance)."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages._common import fmt_duration, get_storage, run_label, show_error, thaw
+from storage import StorageError
+from tuning.analysis import best_so_far, best_trial, hp_importance, hyperparameters, trials_frame
+from tuning.charts import best_so_far_chart, importance_chart, parallel_coordinates, slice_plots
+
+storage = get_storage()
+state = st.session_state
+
+
+def wanted_ids(known: set[int]) -> list[int]:
+    """Run ids from ``?runs=1,2``; ids that are not runs are reported, not kept."""
+    raw = st.query_params.get("runs", "")
+    ids, missing = [], []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part.isdigit() and int(part) in known:
+            ids.append(int(part))
+        else:
+            missing.append(part)
+    for part in missing:
+        st.error(f"run {part} does not exist" if part.isdigit() else f"{part!r} is not a run id")
+    return list(dict.fromkeys(ids))
+
+
+def remember_choice() -> None:
+    st.query_params["runs"] = ",".join(str(i) for i in state["compare_runs"])
+
+
+@st.cache_data(show_spinner="Measuring importance…", max_entries=64)
+def importance(db_path: str, run_id: int, revision: tuple, space: dict,
+               direction: str) -> pd.Series:
+    """Keyed by the trials' revisions: a forest is fitted again only when a trial changed."""
+    return hp_importance(storage.list_trials(run_id), space, direction)
+
+
+st.title("Compare runs")
+try:
+    runs = {r.id: r for r in storage.list_runs()}
+except StorageError as exc:
+    show_error(exc)
+    st.stop()
+if len(runs) < 2:
+    st.info("Comparing needs at least two runs. Launch more, or race strategies from Launch.")
+    st.stop()
+preselected = wanted_ids(set(runs))
+if preselected or "compare_runs" not in state:
+    state["compare_runs"] = preselected or list(runs)[:2]
+chosen = st.multiselect("Runs", list(runs), format_func=lambda i: run_label(runs[i]),
+                        key="compare_runs", on_change=remember_choice)
+if len(chosen) < 2:
+    st.info("Pick two or more runs.")
+    st.stop()
+st.query_params["runs"] = ",".join(str(i) for i in chosen)
+
+try:
+    trials = {i: storage.list_trials(i) for i in chosen}
+except StorageError as exc:
+    show_error(exc)
+    st.stop()
+selected = [runs[i] for i in chosen]
+labels = {r.id: f"#{r.id} {r.name}" for r in selected}
+directions = {r.direction for r in selected}
+metrics = {str(r.spec.get("objective", {}).get("metric")) for r in selected}
+if len(metrics) > 1:
+    st.warning("These runs optimise different metrics (" + ", ".join(sorted(metrics))
+               + "): their scores are not comparable.")
+direction = selected[0].direction if len(directions) == 1 else "max"
+
+st.subheader("Best so far")
+series = {labels[r.id]: best_so_far(r, trials[r.id]) for r in selected}
+by_time, by_epochs = st.columns(2)
+by_time.plotly_chart(best_so_far_chart(series, x="elapsed_s", direction=direction),
+                     key="compare_best_time")
+by_epochs.plotly_chart(best_so_far_chart(series, x="epochs_cum", direction=direction),
+                       key="compare_best_epochs")
+
+st.subheader("Best of each run")
+now = time.time()
+rows = {}
+for r in selected:
+    best = best_trial(r, trials[r.id])
+    column = {"strategy": r.strategy, "status": r.status.value,
+              "metric": str(r.spec.get("objective", {}).get("metric")),
+              "best score": None if best is None else f"{best.score:.4g}",
+              "best trial": None if best is None else best.trial_key,
+              "trials done": str(r.trials_done), "elapsed": fmt_duration(r.elapsed_s(now))}
+    if best is not None:
+        column.update({f"hp: {k}": str(v) for k, v in hyperparameters(best).items()})
+    rows[labels[r.id]] = column
+st.dataframe(pd.DataFrame(rows), width="stretch")
+
+spaces = {r.id: thaw(r.spec.get("search_space", {})) for r in selected}
+same_space = all(s == spaces[chosen[0]] for s in spaces.values())
+st.subheader("Hyperparameters against score")
+pooled = st.toggle("Pool all runs in one chart", value=same_space, disabled=not same_space,
+                   key="compare_pooled",
+                   help="Only when every run searches the same space.")
+if pooled and same_space:
+    frames = [trials_frame(trials[r.id]).assign(run=labels[r.id]) for r in selected]
+    frame = pd.concat(frames, ignore_index=True)
+    st.plotly_chart(parallel_coordinates(frame, spaces[chosen[0]], direction=direction),
+                    key="compare_parallel_pooled")
+    st.plotly_chart(slice_plots(frame, spaces[chosen[0]]), key="compare_slices_pooled")
+else:
+    for tab, r in zip(st.tabs([labels[r.id] for r in selected]), selected):
+        frame = trials_frame(trials[r.id])
+        tab.plotly_chart(parallel_coordinates(frame, spaces[r.id], direction=r.direction),
+                         key=f"compare_parallel_{r.id}")
+        tab.plotly_chart(slice_plots(frame, spaces[r.id]), key=f"compare_slices_{r.id}")
+
+st.subheader("Hyperparameter importance")
+st.caption("How much each hyperparameter explains the score in the trials seen (a random "
+           "forest's impurity decrease, as in Optuna); noisy with few trials.")
+for column, r in zip(st.columns(min(len(selected), 3)) * len(selected), selected):
+    revision = tuple((t.id, t.rev) for t in trials[r.id])
+    column.caption(labels[r.id])
+    column.plotly_chart(importance_chart(importance(storage.path, r.id, revision,
+                                                               spaces[r.id], r.direction)),
+                        key=f"compare_importance_{r.id}")

@@ -1,0 +1,371 @@
+"""Launch: build a run spec in a form, see it validated field by field, then queue it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error, thaw
+from pages._form import space_from_frame, space_to_frame
+from storage import StorageError
+from tuning import catalog
+from tuning.control import queue_race, queue_run
+from tuning.datasets import DataError
+from tuning.paths import uploads_dir
+from tuning.specs import Problem, SpecError, validate_spec
+
+storage = get_storage()
+state = st.session_state
+
+SOURCES = {"sklearn": "Bundled (scikit-learn)", "keras": "Keras cache", "csv": "Upload a CSV"}
+# Which section of the form shows a problem, by the first segment of its field.
+SECTION_OF = {"name": "budget", "seed": "budget", "time_limit_s": "budget", "training": "budget",
+              "objective": "objective", "data": "data", "model": "model",
+              "search_space": "search_space", "strategy": "strategy", "spec": "budget"}
+
+
+def default(key: str, value: Any) -> None:
+    """Seed a widget's value once; widgets never get ``value=`` as well (Streamlit warns)."""
+    if key not in state:
+        state[key] = value
+
+
+def keep_valid(key: str, options: list[Any]) -> None:
+    if state.get(key) not in options:
+        state[key] = options[0]
+
+
+def set_space(space: dict, family: str) -> None:
+    """Replace the search-space table; a new editor key drops the old editor's edits."""
+    state["space_base"] = space_to_frame(space)
+    state["space_family"] = family
+    state["space_version"] = state.get("space_version", 0) + 1
+
+
+def load_spec(run_id: int) -> None:
+    """Put an earlier run's spec back into the form (a button callback, before widgets)."""
+    try:
+        spec = thaw(storage.get_run(run_id).spec)
+    except StorageError as exc:
+        state["launch_flash"] = str(exc)
+        return
+    data, strategy = spec.get("data", {}), spec.get("strategy", {})
+    state["f_name"] = spec.get("name", "")
+    state["f_source"] = data.get("source", "sklearn")
+    state[{"sklearn": "f_sk_name", "keras": "f_keras_name"}.get(state["f_source"], "f_sk_name")] = \
+        data.get("name")
+    if data.get("source") == "csv":
+        state["csv_path"] = data.get("path")
+        state["f_target"] = data.get("target")
+        state["f_task"] = data.get("task", "auto")
+    state["f_val_split"] = float(data.get("validation_split", 0.2))
+    state["f_max_rows"] = data.get("max_rows")
+    family = spec.get("model", {}).get("family")
+    state["f_family"] = family
+    set_space(spec.get("search_space", {}), family)
+    state["f_strategy"] = strategy.get("name")
+    for option, key in OPTION_KEYS.items():
+        if strategy.get(option) is not None:
+            state[key] = strategy[option]
+    state["f_metric"] = spec.get("objective", {}).get("metric")
+    training = spec.get("training", {})
+    if training:
+        state["f_epochs"] = training.get("epochs", 5)
+        state["f_batch_size"] = training.get("batch_size", 32)
+    limit = spec.get("time_limit_s")
+    state["f_time_limit_min"] = None if limit is None else float(limit) / 60
+    state["f_seed"] = spec.get("seed", 42)
+    state["launch_flash"] = f"Loaded the spec of run {run_id}; edit it and launch."
+
+
+OPTION_KEYS = {"max_trials": "f_max_trials", "executions_per_trial": "f_executions",
+               "num_initial_points": "f_num_initial", "alpha": "f_alpha", "beta": "f_beta",
+               "max_epochs": "f_max_epochs", "factor": "f_factor",
+               "hyperband_iterations": "f_hb_iterations", "cv_folds": "f_cv_folds"}
+
+
+def save_upload(upload) -> Path:
+    """Store an uploaded CSV under a name made from its content, never the user's file name."""
+    content = upload.getvalue()
+    folder = uploads_dir(storage.path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:24]}.csv"
+    if not path.exists():
+        partial = path.with_suffix(".part")
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    return path
+
+
+@st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
+def inspect(path: str, target: str | None, task: str):
+    from tuning.datasets import inspect_csv
+
+    return inspect_csv(path, target=target, task=task)
+
+
+st.title("Launch a tuning run")
+flash = state.pop("launch_flash", None)
+if flash:
+    st.info(flash)
+
+try:
+    runs = storage.list_runs()
+except StorageError as exc:
+    show_error(exc)
+    runs = []
+if runs:
+    with st.expander("Start from an earlier run"):
+        by_id = {r.id: r for r in runs}
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        chosen = left.selectbox("Load spec of run", list(by_id),
+                                format_func=lambda i: run_label(by_id[i]), key="load_run")
+        right.button("Load spec", on_click=load_spec, args=(chosen,), key="load_spec")
+
+sections = {}
+
+# -- data ------------------------------------------------------------------------------
+st.subheader("1 · Data")
+default("f_source", "sklearn")
+source = st.radio("Data set source", list(SOURCES), format_func=SOURCES.get, key="f_source",
+                  horizontal=True)
+data: dict[str, Any] = {"source": source}
+task = "classification"
+if source == "sklearn":
+    names = list(catalog.SKLEARN_DATASETS)
+    keep_valid("f_sk_name", names)
+    name = st.selectbox("Data set", names, key="f_sk_name",
+                        format_func=lambda n: f"{n} ({catalog.SKLEARN_DATASETS[n]})")
+    data["name"], task = name, catalog.SKLEARN_DATASETS[name]
+elif source == "keras":
+    names = list(catalog.KERAS_DATASETS)
+    keep_valid("f_keras_name", names)
+    name = st.selectbox("Data set", names, key="f_keras_name")
+    st.caption("Read from the Keras cache only (nothing is downloaded); a data set that is "
+               "not cached fails the run with a message saying so.")
+    data["name"], task = name, catalog.KERAS_DATASETS[name]
+else:
+    upload = st.file_uploader("CSV file", type=["csv"], key="f_upload")
+    if upload is not None:
+        try:
+            state["csv_path"] = str(save_upload(upload))
+        except OSError as exc:
+            st.error(f"The upload could not be saved: {exc}")
+    path = state.get("csv_path")
+    if path:
+        data["path"] = path
+        st.caption(f"Stored as `{Path(path).name}`")
+        default("f_task", "auto")
+        try:
+            columns = [c.name for c in inspect(path, None, "auto").columns]
+        except (DataError, OSError) as exc:
+            columns = []
+            st.error(str(exc))
+        if columns:
+            keep_valid("f_target", [columns[-1]] + columns)
+            left, right = st.columns(2)
+            target = left.selectbox("Target column (what to predict)", columns, key="f_target")
+            right.selectbox("Task", list(catalog.TASKS), key="f_task")
+            data["target"], data["task"] = target, state["f_task"]
+            try:
+                summary = inspect(path, target, state["f_task"])
+            except (DataError, OSError) as exc:
+                summary = None
+                st.error(str(exc))
+        if columns and summary is not None:
+            if summary.task in ("classification", "regression"):
+                task = summary.task
+            st.caption(f"{summary.rows} rows · {len(columns)} columns · task: {summary.task}"
+                       + (f" · {summary.n_classes} classes" if summary.n_classes else ""))
+            for warning in summary.warnings:
+                st.warning(warning)
+            preview, types = st.columns([3, 2])
+            preview.dataframe(summary.preview, height=240)
+            types.dataframe(
+                [{"column": c.name, "type": c.kind, "missing": c.missing, "unique": c.unique}
+                 for c in summary.columns], hide_index=True, height=240)
+    else:
+        st.caption("Upload a CSV with a header row; one column is the target.")
+with st.expander("Validation split and row limit"):
+    default("f_val_split", 0.2)
+    default("f_max_rows", None)
+    left, right = st.columns(2)
+    data["validation_split"] = left.number_input(
+        "Validation split", min_value=0.05, max_value=0.9, step=0.05, key="f_val_split")
+    max_rows = right.number_input("Max rows (empty: all)", min_value=10, step=100,
+                                  key="f_max_rows")
+    if max_rows is not None:
+        data["max_rows"] = int(max_rows)
+sections["data"] = st.container()
+
+# -- model -----------------------------------------------------------------------------
+st.subheader("2 · Model")
+families = [f.name for f in catalog.FAMILIES.values() if task in f.tasks]
+keep_valid("f_family", families)
+family = st.selectbox("Model family", families, key="f_family",
+                      format_func=lambda f: catalog.FAMILIES[f].label)
+kind = catalog.FAMILIES[family].kind
+st.caption(f"Families that can do {task}. "
+           + ("Trained with Keras in a worker process." if kind == "keras"
+              else "Fitted with scikit-learn, scored by cross-validation."))
+sections["model"] = st.container()
+
+# -- search space ----------------------------------------------------------------------
+st.subheader("3 · Search space")
+if state.get("space_family") != family or "space_base" not in state:
+    set_space(catalog.default_space(family), family)
+st.caption("One row per hyperparameter. Ranges (int/float) use min, max and an optional step "
+           "or log sampling; `choice` lists its values comma-separated; `fixed` holds one value. "
+           "Add rows at the bottom; select rows to delete them.")
+table = st.data_editor(
+    state["space_base"], key=f"space_editor_{state['space_version']}", num_rows="dynamic",
+    hide_index=True, width="stretch",
+    column_config={
+        "name": st.column_config.TextColumn("name", required=True),
+        "type": st.column_config.SelectboxColumn("type", options=list(catalog.HP_TYPES),
+                                                 required=True, default="float"),
+        "min": st.column_config.NumberColumn("min", format="%g"),
+        "max": st.column_config.NumberColumn("max", format="%g"),
+        "step": st.column_config.NumberColumn("step", format="%g"),
+        "sampling": st.column_config.SelectboxColumn("sampling", options=list(catalog.SAMPLINGS)),
+        "values": st.column_config.TextColumn(
+            "values", help="choice: values separated by commas; fixed: the value"),
+    })
+space, table_problems = space_from_frame(table)
+sections["search_space"] = st.container()
+
+# -- strategy --------------------------------------------------------------------------
+st.subheader("4 · Strategy")
+strategies = [s for s, d in catalog.STRATEGIES.items() if kind in d.kinds]
+keep_valid("f_strategy", strategies)
+strategy_name = st.selectbox("Strategy", strategies, key="f_strategy",
+                             format_func=lambda s: catalog.STRATEGIES[s].label)
+st.caption(catalog.STRATEGIES[strategy_name].when)
+strategy: dict[str, Any] = {"name": strategy_name}
+options = list(catalog.STRATEGIES[strategy_name].options) + (
+    ["cv_folds"] if kind == "sklearn" else [])
+OPTION_WIDGETS = {
+    "max_trials": ("Max trials", 10, dict(min_value=1, step=1)),
+    "executions_per_trial": ("Executions per trial", 1, dict(min_value=1, max_value=20, step=1)),
+    "num_initial_points": ("Initial random points (empty: automatic)", None,
+                           dict(min_value=1, step=1)),
+    "alpha": ("alpha (noise)", 1e-4, dict(min_value=1e-10, max_value=1.0, format="%g")),
+    "beta": ("beta (exploration)", 2.6, dict(min_value=0.01, max_value=100.0, format="%g")),
+    "max_epochs": ("Max epochs per model", 20, dict(min_value=2, step=1)),
+    "factor": ("Reduction factor", 3, dict(min_value=2, max_value=100, step=1)),
+    "hyperband_iterations": ("Hyperband iterations", 1, dict(min_value=1, max_value=100, step=1)),
+    "cv_folds": ("Cross-validation folds", 3, dict(min_value=2, max_value=20, step=1)),
+}
+if strategy_name == "grid":
+    OPTION_WIDGETS["max_trials"] = ("Max trials (empty: every combination)", None,
+                                    dict(min_value=1, step=1))
+columns = st.columns(max(1, len(options)))
+for column, option in zip(columns, options):
+    label, start, kwargs = OPTION_WIDGETS[option]
+    default(OPTION_KEYS[option], start)
+    value = column.number_input(label, key=OPTION_KEYS[option], **kwargs)
+    if value is not None:
+        strategy[option] = value
+sections["strategy"] = st.container()
+
+# -- objective and budget --------------------------------------------------------------
+st.subheader("5 · Objective and budget")
+metrics = list((catalog.SKLEARN_SCORINGS if kind == "sklearn" else catalog.KERAS_METRICS)[task])
+keep_valid("f_metric", metrics)
+left, right = st.columns(2)
+metric = left.selectbox("Objective metric", metrics, key="f_metric")
+direction = catalog.default_direction(metric)
+left.caption(f"{metric} is {'maximised' if direction == 'max' else 'minimised'}.")
+default("f_seed", 42)
+seed = right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="f_seed")
+training: dict[str, Any] = {}
+budget = st.columns(3)
+if kind == "keras":
+    default("f_epochs", 5)
+    default("f_batch_size", 32)
+    if strategy_name != "hyperband":
+        training["epochs"] = budget[0].number_input("Epochs per trial", min_value=1, step=1,
+                                                    key="f_epochs")
+    else:
+        budget[0].caption("Hyperband sets each model's epochs (up to Max epochs per model).")
+    training["batch_size"] = budget[1].number_input("Batch size", min_value=1, step=1,
+                                                    key="f_batch_size")
+default("f_time_limit_min", None)
+limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_value=0.1,
+                                   step=1.0, key="f_time_limit_min")
+default("f_name", "")
+run_name = st.text_input("Run name", key="f_name",
+                         placeholder=f"{data.get('name') or 'csv'} · {family} · {strategy_name}")
+sections["budget"] = st.container()
+
+doc: dict[str, Any] = {
+    "name": run_name.strip() or f"{data.get('name') or 'csv'} · {family} · {strategy_name}",
+    "seed": int(seed) if seed is not None else seed,
+    "data": data,
+    "model": {"family": family},
+    "search_space": space,
+    "strategy": strategy,
+    "objective": {"metric": metric},
+    "time_limit_s": None if limit_min is None else round(float(limit_min) * 60, 3),
+}
+if training:
+    doc["training"] = training
+
+# -- validation, shown next to each section --------------------------------------------
+problems: list[Problem] = list(table_problems)
+spec = None
+try:
+    spec = validate_spec(doc)
+except SpecError as exc:
+    problems.extend(exc.problems)
+if problems:
+    spec = None
+    grouped: dict[str, list[Problem]] = {}
+    for problem in problems:
+        section = SECTION_OF.get(problem.field.split(".")[0], "budget")
+        grouped.setdefault(section, []).append(problem)
+    for section, items in grouped.items():
+        with sections[section]:
+            st.error("\n".join(f"- `{p.field}` {p.message}" for p in items))
+
+# -- what will be queued ---------------------------------------------------------------
+st.divider()
+with st.expander("Spec (JSON)", expanded=False):
+    if spec is not None:
+        st.caption("Exactly the document that Launch queues.")
+        st.code(json.dumps(spec, indent=2), language="json")
+    else:
+        st.caption("Not valid yet; this is the form as it stands.")
+        st.code(json.dumps(doc, indent=2, default=str), language="json")
+
+launch_col, race_col = st.columns(2)
+with launch_col:
+    if st.button("Launch", type="primary", key="launch"):
+        if spec is None:
+            st.error(f"Nothing was queued: fix the {len(problems)} problem(s) shown above.")
+        else:
+            try:
+                run = queue_run(storage, spec)
+            except (SpecError, StorageError) as exc:
+                show_error(exc)
+            else:
+                st.switch_page(LIVE_PAGE, query_params={"run": str(run.id)})
+with race_col:
+    race = st.multiselect("Race strategies (same space, one run each)", strategies,
+                          key="race_strategies")
+    if st.button("Race strategies", key="race", disabled=len(race) < 2):
+        if spec is None:
+            st.error(f"Nothing was queued: fix the {len(problems)} problem(s) shown above.")
+        else:
+            try:
+                queued = queue_race(storage, doc, race)
+            except (SpecError, StorageError) as exc:
+                st.error("Nothing was queued; the race fails for at least one strategy:")
+                show_error(exc)
+            else:
+                st.switch_page(COMPARE_PAGE,
+                               query_params={"runs": ",".join(str(r.id) for r in queued)})

@@ -1,0 +1,150 @@
+"""Live run: progress, leaderboard and curves of one run, refreshed every second while it runs.
+
+A ``RunView`` in the session reads only rows written since its last refresh. The widgets
+live outside the refreshing fragment, so a refresh never resets a choice being made.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from pages._common import (fmt_duration, fmt_score, get_storage, pick_run, show_error)
+from storage import StorageError, TrialStatus
+from tuning import catalog
+from tuning.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
+                             leaderboard, metric_names, progress, top_trial_keys)
+from tuning.charts import best_so_far_chart, hyperband_chart, learning_curves
+from tuning.control import cancel_trial, stop_run
+
+storage = get_storage()
+state = st.session_state
+HIDDEN_COLUMNS = ("trial_id", "started_at", "finished_at", "worker")
+HYPERBAND_COLUMNS = ("bracket", "round", "parent_key")
+
+
+def refreshed_view(run_id: int) -> RunView:
+    view = state.get("live_view")
+    if not isinstance(view, RunView):
+        view = state["live_view"] = RunView()
+    view.refresh(storage, run_id)
+    return view
+
+
+def fallback_metrics(run) -> list[str]:
+    """What the run will record, before its first epoch does."""
+    if catalog.FAMILIES.get(run.model_family, None) is None or \
+            catalog.FAMILIES[run.model_family].kind == "sklearn":
+        return ["score"]
+    task = run.spec.get("data", {}).get("task", "classification")
+    names = catalog.KERAS_METRICS.get(task, catalog.KERAS_METRICS["classification"])
+    return sorted({n.removeprefix("val_") for n in names})
+
+
+def shape_of(view: RunView) -> tuple:
+    """What the widgets outside the fragment depend on: when it changes, redraw them too."""
+    running = tuple(t.trial_key for t in view.trial_list() if t.status is TrialStatus.RUNNING)
+    return view.run.status, running, tuple(metric_names(view.epochs))
+
+
+def act(action, *args) -> None:
+    try:
+        action(storage, *args)
+    except StorageError as exc:
+        state["live_flash"] = ("error", str(exc))
+    else:
+        state["live_flash"] = ("success", "Requested; the worker acts after the epoch in flight.")
+
+
+st.title("Live run")
+run = pick_run(storage, key="live_run")
+if run is None:
+    st.stop()
+try:
+    view = refreshed_view(run.id)
+except StorageError as exc:
+    show_error(exc)
+    st.stop()
+run = view.run
+active = not run.status.is_finished()
+state["live_shape"] = shape_of(view)
+running = [t.trial_key for t in view.trial_list() if t.status is TrialStatus.RUNNING]
+
+flash = state.pop("live_flash", None)
+if flash:
+    (st.error if flash[0] == "error" else st.success)(flash[1])
+metrics = metric_names(view.epochs) or fallback_metrics(run)
+objective = str(run.spec.get("objective", {}).get("metric", "")).removeprefix("val_")
+controls = st.columns([2, 1, 2, 1, 1], vertical_alignment="bottom")
+metric = controls[0].selectbox("Curve metric", metrics, key="live_metric",
+                               index=metrics.index(objective) if objective in metrics else 0)
+log_y = controls[1].toggle("Log scale", key="live_log")
+to_cancel = controls[2].selectbox("Running trial", running, key="live_cancel_key",
+                                  placeholder="no trial running", disabled=not running)
+controls[3].button("Cancel trial", key="live_cancel", disabled=not running or to_cancel is None,
+                   on_click=act, args=(cancel_trial, run.id, to_cancel))
+controls[4].button("Stop run", key="live_stop", disabled=not active,
+                   on_click=act, args=(stop_run, run.id))
+
+
+@st.fragment(run_every=1.0 if active else None)
+def live_panel(run_id: int) -> None:
+    try:
+        view = refreshed_view(run_id)
+    except StorageError as exc:
+        show_error(exc)
+        return
+    if shape_of(view) != state.get("live_shape"):
+        st.rerun()  # the run ended, a trial started or a metric appeared: redraw the widgets
+    run, trials = view.run, view.trial_list()
+    now = time.time()
+    p = progress(run, trials, now)
+    total = p.total if p.total is not None else "?"
+    st.progress(p.fraction or 0.0, text=(
+        f"{run.status.value} · {p.done} of {total} trials · {p.running} running · "
+        f"{p.failed} failed · {p.epochs_done} epochs · elapsed {fmt_duration(p.elapsed_s)}"
+        + (f" · ETA {fmt_duration(p.eta_s)}" if active and p.eta_s is not None else "")))
+    if run.error:
+        (st.error if run.status.value == "failed" else st.warning)(run.error)
+    if run.stop_requested and active:
+        st.info("Stop requested: the run ends after the epoch in flight.")
+
+    best = best_trial(run, trials)
+    left, right = st.columns([1, 2])
+    metric_name = run.spec.get("objective", {}).get("metric", "score")
+    left.metric(f"Best {metric_name} ({run.direction})",
+                fmt_score(best.score if best else None),
+                help=f"trial {best.trial_key}" if best else None)
+    if best is not None:
+        right.caption(f"Best parameters (trial {best.trial_key})")
+        right.json(hyperparameters(best), expanded=True)
+
+    board = leaderboard(run, trials)
+    hide = list(HIDDEN_COLUMNS) + ([] if run.strategy == "hyperband" else list(HYPERBAND_COLUMNS))
+    st.subheader("Leaderboard")
+    st.dataframe(board.drop(columns=[c for c in hide if c in board]), hide_index=True,
+                 width="stretch", height=min(420, 38 + 35 * max(len(board), 1)),
+                 column_config={"score": st.column_config.NumberColumn(format="%.4g"),
+                                "duration_s": st.column_config.NumberColumn("duration (s)",
+                                                                            format="%.1f")})
+
+    st.subheader("Learning curves")
+    highlight = next((t.trial_key for t in trials if t.status is TrialStatus.RUNNING), None)
+    st.plotly_chart(learning_curves(view.curves(), metric, highlight_key=highlight, log_y=log_y,
+                                    top_keys=top_trial_keys(run, trials, 20),
+                                    direction=run.direction), key="live_curves")
+
+    st.subheader("Best so far")
+    series = {run.name: best_so_far(run, trials)}
+    by_number, by_time = st.columns(2)
+    by_number.plotly_chart(best_so_far_chart(series, x="number", direction=run.direction),
+                           key="live_best_number")
+    by_time.plotly_chart(best_so_far_chart(series, x="elapsed_s", direction=run.direction),
+                         key="live_best_time")
+
+    if run.strategy == "hyperband":
+        st.subheader("Hyperband brackets")
+        st.plotly_chart(hyperband_chart(hyperband_table(trials)), key="live_hyperband")
+
+
+live_panel(run.id)

@@ -1,0 +1,149 @@
+"""The launch form: what it shows is what it queues, and a bad form queues nothing."""
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+
+from pages._common import thaw
+from tuning.control import queue_run
+from tuning.paths import uploads_dir
+
+from page_helpers import SK_SPEC, open_app
+
+
+def shown_spec(at) -> dict:
+    """The JSON the "Spec (JSON)" expander shows."""
+    (code,) = [c for c in at.code if c.language == "json"]
+    return json.loads(code.value)
+
+
+def errors(at) -> str:
+    return "\n".join(e.value for e in at.error)
+
+
+def svm_form(db):
+    at = open_app()
+    at.selectbox(key="f_family").set_value("svm").run()
+    at.number_input(key="f_max_trials").set_value(4).run()
+    return at
+
+
+def test_launch_queues_exactly_the_spec_the_form_shows(db):
+    at = svm_form(db)
+    assert not at.error, errors(at)
+    shown = shown_spec(at)
+    assert shown["model"] == {"family": "svm"}
+    assert shown["strategy"]["max_trials"] == 4
+    assert set(shown["search_space"]) == {"C", "gamma", "kernel"}
+
+    at.button(key="launch").click().run()
+
+    (run,) = db.list_runs()
+    assert thaw(run.spec) == shown
+    assert at.query_params["run"] in (str(run.id), [str(run.id)])
+    assert at.title[0].value == "Live run"
+
+
+def test_min_above_max_shows_the_problem_beside_the_space_and_queues_nothing(db):
+    at = svm_form(db)
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {0: {"min": 500.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert "search_space.C.min" in errors(at) and "swap them" in errors(at)
+    assert "Not valid yet" in " ".join(c.value for c in at.caption)
+
+    at.button(key="launch").click().run()
+    assert "Nothing was queued" in errors(at)
+    assert db.list_runs() == []
+    assert not at.exception
+
+
+def test_an_empty_search_space_is_refused(db):
+    at = svm_form(db)
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {}, "added_rows": [], "deleted_rows": [0, 1, 2]}
+    at.run()
+    assert "`search_space` must name at least one hyperparameter" in errors(at)
+    at.button(key="launch").click().run()
+    assert db.list_runs() == []
+
+
+def test_added_rows_parse_choices_and_ranges(db):
+    at = svm_form(db)
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {1: {"values": "scale, auto"}}, "deleted_rows": [2],
+        "added_rows": [{"name": "degree", "type": "int", "min": 2, "max": 4, "step": 1,
+                        "sampling": "linear"}]}
+    at.run()
+    assert not at.error, errors(at)
+    space = shown_spec(at)["search_space"]
+    assert space["gamma"] == {"type": "choice", "values": ["scale", "auto"]}
+    assert space["degree"] == {"type": "int", "min": 2, "max": 4, "step": 1, "sampling": "linear"}
+    assert "kernel" not in space
+
+
+def test_only_families_and_strategies_that_fit_are_offered(db):
+    at = open_app()
+    at.selectbox(key="f_sk_name").set_value("diabetes").run()
+    assert "logistic_regression" not in at.selectbox(key="f_family").options
+    at.selectbox(key="f_family").set_value("ridge").run()
+    assert "hyperband" not in at.selectbox(key="f_strategy").options
+    assert at.selectbox(key="f_metric").value == "r2"
+
+
+def test_strategy_shows_its_options_and_its_sentence(db):
+    at = open_app()  # mlp on iris
+    at.selectbox(key="f_strategy").set_value("hyperband").run()
+    keys = {n.key for n in at.number_input}
+    assert {"f_max_epochs", "f_factor", "f_hb_iterations"} <= keys
+    assert "f_max_trials" not in keys
+    assert any("many configurations get a few epochs" in c.value for c in at.caption)
+
+
+def test_race_queues_one_run_per_strategy_and_opens_compare(db):
+    at = svm_form(db)
+    at.multiselect(key="race_strategies").set_value(["random", "bayesian"]).run()
+    at.button(key="race").click().run()
+    runs = db.list_runs()
+    assert sorted(r.strategy for r in runs) == ["bayesian", "random"]
+    assert at.title[0].value == "Compare runs"
+
+
+def test_load_spec_of_an_earlier_run_puts_it_back_in_the_form(db):
+    earlier = queue_run(db, SK_SPEC)
+    at = open_app()
+    at.selectbox(key="load_run").set_value(earlier.id)
+    at.button(key="load_spec").click().run()
+    assert not at.error, errors(at)
+    assert shown_spec(at) == thaw(earlier.spec)
+
+
+def test_uploaded_csv_is_stored_by_content_previewed_and_targeted(db):
+    frame = pd.DataFrame({"x1": range(40), "x2": [i % 3 for i in range(40)],
+                          "label": ["a", "b"] * 20})
+    content = frame.to_csv(index=False).encode()
+    at = open_app()
+    at.radio(key="f_source").set_value("csv").run()
+    at.file_uploader(key="f_upload").set_value(("my secret name.csv", content, "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    stored = list(uploads_dir(db.path).iterdir())
+    assert len(stored) == 1 and "secret" not in stored[0].name
+    assert stored[0].read_bytes() == content
+    assert at.selectbox(key="f_target").value == "label"
+    types = [d.value for d in at.dataframe if "type" in d.value.columns][0]
+    assert list(types["column"]) == ["x1", "x2", "label"]
+    spec = shown_spec(at)
+    assert spec["data"]["path"] == str(stored[0]) and spec["data"]["target"] == "label"
+
+
+def test_a_bad_csv_shows_its_data_error(db):
+    at = open_app()
+    at.radio(key="f_source").set_value("csv").run()
+    at.file_uploader(key="f_upload").set_value(("bad.csv", b"only_one_column\n1\n", "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "data.path" in errors(at)
+    assert db.list_runs() == []
