@@ -391,6 +391,11 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
         traceback.print_exc()
         storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
         return EXIT_DONE
+    trials = storage.list_trials(run_id)
+    if trials and not any(t.status is TrialStatus.COMPLETED for t in trials):
+        last = trials[-1].message or "see the trials' messages"
+        storage.finish_run(run_id, RunStatus.FAILED, error=f"no trial completed; last error: {last}")
+        return EXIT_DONE
     _save_best_model(tuner, spec, dataset, folder)
     storage.finish_run(run_id, RunStatus.COMPLETED)
     return EXIT_DONE

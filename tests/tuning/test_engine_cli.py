@@ -252,3 +252,22 @@ def test_cli_list_show_export(tmp_path):
     assert len(csv_text.strip().splitlines()) == 4
     missing = cli(db, "show", "999")
     assert missing.returncode == 2 and "run 999 does not exist" in missing.stderr
+
+
+def test_trials_whose_loss_turns_nan_are_failed_with_a_readable_message(tmp_path):
+    spec = {"name": "diverging", "seed": 5,
+            "data": {"source": "sklearn", "name": "diabetes"}, "model": {"family": "mlp"},
+            "search_space": {"learning_rate": {"type": "fixed", "value": 10.0},
+                             "optimizer": {"type": "fixed", "value": "sgd"},
+                             "units": {"type": "choice", "values": [256, 512]}},
+            "strategy": {"name": "grid", "max_consecutive_failed_trials": 5},
+            "objective": {"metric": "val_loss"}, "training": {"epochs": 5, "batch_size": 8}}
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = storage.list_trials(run_id)
+    assert len(trials) == 2
+    for t in trials:
+        assert t.status is TrialStatus.FAILED
+        assert "loss became" in t.message and "lower the learning rate" in t.message
+    run = storage.get_run(run_id)
+    assert run.status is RunStatus.FAILED and "no trial completed" in run.error
+    assert result.returncode == 1
