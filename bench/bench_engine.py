@@ -87,8 +87,8 @@ def time_bare(workdir: Path) -> tuple[float, float]:
     return elapsed, best
 
 
-def memory_profile(workdir: Path, recycle_every: int) -> dict[int, float]:
-    """Worker RSS (MB) sampled when 5 and 50 trials are done."""
+def memory_profile(workdir: Path, recycle_every: int) -> list[tuple[int, float]]:
+    """(trials completed, worker RSS in MB), sampled each time a trial completes."""
     spec = json.loads(json.dumps(SPEC))
     spec["name"] = f"bench memory recycle={recycle_every}"
     spec["strategy"] = {"name": "random", "max_trials": 50, "recycle_every": recycle_every}
@@ -100,7 +100,7 @@ def memory_profile(workdir: Path, recycle_every: int) -> dict[int, float]:
     proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
                              str(spec_path), "--quiet"], cwd=ROOT)
     storage = None
-    samples: dict[int, float] = {}
+    samples: list[tuple[int, float]] = []
     while proc.poll() is None:
         time.sleep(0.05)
         if storage is None:
@@ -108,17 +108,22 @@ def memory_profile(workdir: Path, recycle_every: int) -> dict[int, float]:
                 continue
             storage = Storage(db)
         runs = storage.list_runs()
-        if not runs:
+        if not runs or not runs[0].worker_pid:
             continue
-        run = runs[0]
-        done = sum(1 for t in storage.list_trials(run.id) if t.status is TrialStatus.COMPLETED)
-        for mark in (5, 49):
-            if done >= mark and mark not in samples and run.worker_pid:
-                try:
-                    samples[mark] = psutil.Process(run.worker_pid).memory_info().rss / 2**20
-                except psutil.NoSuchProcess:
-                    pass
+        done = sum(1 for t in storage.list_trials(runs[0].id)
+                   if t.status is TrialStatus.COMPLETED)
+        if done and (not samples or samples[-1][0] != done):
+            try:
+                samples.append((done, psutil.Process(runs[0].worker_pid).memory_info().rss / 2**20))
+            except psutil.NoSuchProcess:
+                pass
     return samples
+
+
+def _rss_at(samples: list[tuple[int, float]], trials: int) -> float:
+    """RSS at the last sample taken with at most ``trials`` trials done."""
+    before = [rss for done, rss in samples if done <= trials]
+    return before[-1] if before else float("nan")
 
 
 def main() -> None:
@@ -139,10 +144,11 @@ def main() -> None:
         for recycle in (25, 1000):
             samples = memory_profile(workdir, recycle)
             label = "recycled every 25 trials" if recycle == 25 else "one worker, no recycling"
-            after5 = samples.get(5, float("nan"))
-            after50 = samples.get(49, float("nan"))
-            print(f"  {label:<26}: after 5 trials {after5:6.0f} MB, after 50 trials "
-                  f"{after50:6.0f} MB  (growth {after50 - after5:+.0f} MB)")
+            after5, after50 = _rss_at(samples, 5), _rss_at(samples, 50)
+            peak = max((rss for _, rss in samples), default=float("nan"))
+            print(f"  {label:<26}: after 5 trials {after5:6.0f} MB, after ~50 trials "
+                  f"{after50:6.0f} MB (last sample at {samples[-1][0] if samples else 0}), "
+                  f"peak {peak:6.0f} MB")
 
 
 if __name__ == "__main__":

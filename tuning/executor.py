@@ -144,7 +144,8 @@ def recording_tuner_class(base: type) -> type:
             if self._time_budget and spent >= self._time_budget:
                 raise TimeLimitReached(
                     f"time limit of {self._time_budget:g} s reached after {spent:.0f} s")
-            if self._trials_here >= self._recycle_after:
+            remaining = self.oracle.remaining_trials()
+            if self._trials_here >= self._recycle_after and (remaining is None or remaining > 0):
                 raise Recycle("worker recycled")
 
         def on_trial_begin(self, trial):
