@@ -55,9 +55,11 @@ def load_spec(run_id: int) -> None:
         return
     data, strategy = spec.get("data", {}), spec.get("strategy", {})
     state["f_name"] = spec.get("name", "")
+    state["f_description"] = spec.get("description", "")
     state["f_source"] = data.get("source", "sklearn")
-    state[{"sklearn": "f_sk_name", "keras": "f_keras_name"}.get(state["f_source"], "f_sk_name")] = \
-        data.get("name")
+    name_key = {"sklearn": "f_sk_name", "keras": "f_keras_name"}.get(state["f_source"])
+    if name_key:
+        state[name_key] = data.get("name")
     if data.get("source") == "csv":
         state["csv_path"] = data.get("path")
         state["f_target"] = data.get("target")
@@ -85,7 +87,8 @@ def load_spec(run_id: int) -> None:
 OPTION_KEYS = {"max_trials": "f_max_trials", "executions_per_trial": "f_executions",
                "num_initial_points": "f_num_initial", "alpha": "f_alpha", "beta": "f_beta",
                "max_epochs": "f_max_epochs", "factor": "f_factor",
-               "hyperband_iterations": "f_hb_iterations", "cv_folds": "f_cv_folds"}
+               "hyperband_iterations": "f_hb_iterations", "cv_folds": "f_cv_folds",
+               "max_consecutive_failed_trials": "f_max_failures", "recycle_every": "f_recycle"}
 
 
 def save_upload(upload) -> Path:
@@ -153,6 +156,8 @@ else:
     if upload is not None:
         try:
             state["csv_path"] = str(save_upload(upload))
+            # Only a label for the default run name: the file itself is stored by its hash.
+            state["csv_label"] = "".join(ch for ch in upload.name if ch.isprintable())[:40]
         except OSError as exc:
             st.error(f"The upload could not be saved: {exc}")
     path = state.get("csv_path")
@@ -195,7 +200,7 @@ with st.expander("Validation split and row limit"):
     default("f_max_rows", None)
     left, right = st.columns(2)
     data["validation_split"] = left.number_input(
-        "Validation split", min_value=0.05, max_value=0.9, step=0.05, key="f_val_split")
+        "Validation split", min_value=0.0, max_value=0.9, step=0.05, key="f_val_split")
     max_rows = right.number_input("Max rows (empty: all)", min_value=10, step=100,
                                   key="f_max_rows")
     if max_rows is not None:
@@ -253,8 +258,8 @@ OPTION_WIDGETS = {
     "executions_per_trial": ("Executions per trial", 1, dict(min_value=1, max_value=20, step=1)),
     "num_initial_points": ("Initial random points (empty: automatic)", None,
                            dict(min_value=1, step=1)),
-    "alpha": ("alpha (noise)", 1e-4, dict(min_value=1e-10, max_value=1.0, format="%g")),
-    "beta": ("beta (exploration)", 2.6, dict(min_value=0.01, max_value=100.0, format="%g")),
+    "alpha": ("alpha (noise)", 1e-4, dict(min_value=0.0, max_value=1.0, format="%g")),
+    "beta": ("beta (exploration)", 2.6, dict(min_value=0.0, max_value=100.0, format="%g")),
     "max_epochs": ("Max epochs per model", 20, dict(min_value=2, step=1)),
     "factor": ("Reduction factor", 3, dict(min_value=2, max_value=100, step=1)),
     "hyperband_iterations": ("Hyperband iterations", 1, dict(min_value=1, max_value=100, step=1)),
@@ -270,6 +275,13 @@ for column, option in zip(columns, options):
     value = column.number_input(label, key=OPTION_KEYS[option], **kwargs)
     if value is not None:
         strategy[option] = value
+with st.expander("Failure handling"):
+    left, right = st.columns(2)
+    for column, (option, label, start) in zip((left, right), (
+            ("max_consecutive_failed_trials", "Give up after this many failed trials in a row", 3),
+            ("recycle_every", "Start a fresh worker process every N trials", 25))):
+        default(OPTION_KEYS[option], start)
+        strategy[option] = column.number_input(label, min_value=1, step=1, key=OPTION_KEYS[option])
 sections["strategy"] = st.container()
 
 # -- objective and budget --------------------------------------------------------------
@@ -295,15 +307,19 @@ if kind == "keras":
     training["batch_size"] = budget[1].number_input("Batch size", min_value=1, step=1,
                                                     key="f_batch_size")
 default("f_time_limit_min", None)
-limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_value=0.1,
+limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_value=0.0,
                                    step=1.0, key="f_time_limit_min")
 default("f_name", "")
-run_name = st.text_input("Run name", key="f_name",
-                         placeholder=f"{data.get('name') or 'csv'} · {family} · {strategy_name}")
+data_label = data.get("name") or state.get("csv_label") or "csv"
+auto_name = f"{data_label} · {family} · {strategy_name}"
+run_name = st.text_input("Run name", key="f_name", placeholder=auto_name)
+default("f_description", "")
+description = st.text_input("Description (optional)", key="f_description")
 sections["budget"] = st.container()
 
 doc: dict[str, Any] = {
-    "name": run_name.strip() or f"{data.get('name') or 'csv'} · {family} · {strategy_name}",
+    "name": run_name.strip() or auto_name,
+    "description": description,
     "seed": int(seed) if seed is not None else seed,
     "data": data,
     "model": {"family": family},
@@ -337,10 +353,10 @@ st.divider()
 with st.expander("Spec (JSON)", expanded=False):
     if spec is not None:
         st.caption("Exactly the document that Launch queues.")
-        st.code(json.dumps(spec, indent=2), language="json")
+        st.code(json.dumps(spec, indent=2, ensure_ascii=False), language="json")
     else:
         st.caption("Not valid yet; this is the form as it stands.")
-        st.code(json.dumps(doc, indent=2, default=str), language="json")
+        st.code(json.dumps(doc, indent=2, ensure_ascii=False, default=str), language="json")
 
 launch_col, race_col = st.columns(2)
 with launch_col:

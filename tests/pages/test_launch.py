@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from pages._common import thaw
 from tuning.control import queue_run
@@ -147,3 +149,38 @@ def test_a_bad_csv_shows_its_data_error(db):
     assert not at.exception, [e.value for e in at.exception]
     assert "data.path" in errors(at)
     assert db.list_runs() == []
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.json"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_spec_loads_back_into_the_form_unchanged(db, example):
+    doc = json.loads(example.read_text())
+    if doc["data"].get("path"):
+        doc["data"]["path"] = str(example.parent / doc["data"]["path"].removeprefix("examples/"))
+    earlier = queue_run(db, doc)
+    at = open_app()
+    at.selectbox(key="load_run").set_value(earlier.id)
+    at.button(key="load_spec").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, errors(at)
+    assert shown_spec(at) == thaw(earlier.spec)
+    at.button(key="launch").click().run()
+    again = max(db.list_runs(), key=lambda r: r.id)
+    assert again.id != earlier.id and thaw(again.spec) == thaw(earlier.spec)
+
+
+def test_keras_cache_data_sets_are_offered(db):
+    at = open_app()
+    at.radio(key="f_source").set_value("keras").run()
+    at.selectbox(key="f_keras_name").set_value("fashion_mnist").run()
+    assert shown_spec(at)["data"]["name"] == "fashion_mnist"
+    assert "Keras MLP (dense network)" in at.selectbox(key="f_family").options
+
+
+@pytest.mark.parametrize("page", ["pages/launch.py", "pages/runs.py", "pages/live.py",
+                                  "pages/compare.py", "pages/reports.py"])
+def test_every_page_opens_on_an_empty_database(db, page):
+    at = open_app(page)
+    assert not at.exception and not at.error
