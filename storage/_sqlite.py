@@ -480,6 +480,7 @@ class Storage:
 
     @staticmethod
     def _epoch(row: tuple) -> Epoch:
-        return Epoch(id=int(row[0]), run_id=int(row[1]), trial_id=int(row[2]),
-                     execution=int(row[3]), epoch=int(row[4]),
-                     metrics=_frozen(json.loads(row[5])), created_at=row[6])
+        # Metrics are a flat mapping of numbers: no recursive freeze needed (hot path:
+        # a live page's first read can be 100,000 epochs).
+        return Epoch(row[0], row[1], row[2], row[3], row[4],
+                     MappingProxyType(json.loads(row[5])), row[6])

@@ -123,9 +123,20 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "When training is long: many configurations get a few epochs and only the "
              "best are trained further.",
              ("max_epochs", "factor", "hyperband_iterations", "executions_per_trial")),
-    Strategy("grid", "Grid search (KerasTuner GridSearch)", ("keras", "sklearn"),
-             "When the space is small and discrete and every combination should be tried.",
+    Strategy("grid", "Grid search over chosen values (KerasTuner GridSearch)",
+             ("keras", "sklearn"),
+             "When you know which values matter: every combination of the listed values is "
+             "tried, so the best one in the grid is guaranteed to be found.",
              ("max_trials", "executions_per_trial")),
+    Strategy("sequential", "Sequential tuning (one hyperparameter at a time)",
+             ("keras", "sklearn"),
+             "When combinations are too many: tune the most important hyperparameter first, "
+             "fix its best value, then tune the next, and so on.",
+             ("order", "executions_per_trial")),
+    Strategy("random_sampling", "Random sampling of chosen ranges", ("keras", "sklearn"),
+             "A seeded, repeatable set of random points; with combine, every combination of "
+             "a few random values per hyperparameter.",
+             ("samples", "combine", "executions_per_trial")),
 )}
 
 HP_TYPES = ("int", "float", "choice", "bool", "fixed")

@@ -21,6 +21,7 @@ import numpy as np
 from storage import RunStatus, Storage, TrialStatus
 from storage._sqlite import _thaw
 
+from .curves import diagnose, median_rule
 from .datasets import DataError, load_dataset
 from .paths import run_dir
 
@@ -123,6 +124,10 @@ def recording_tuner_class(base: type) -> type:
             self._db_trial_id: int | None = None
             self._execution = -1
             self._cancelled = False
+            self._pruning = spec["strategy"].get("pruning")
+            self._objective = spec["objective"]
+            # epoch -> objective values that finished trials reached there (first execution)
+            self._reference: dict[int, list[float]] = {}
 
         # -- KerasTuner hooks ------------------------------------------------------
         def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
@@ -134,6 +139,8 @@ def recording_tuner_class(base: type) -> type:
         def on_search_begin(self):
             super().on_search_begin()
             self._reconcile_after_reload()
+            if self._pruning:
+                self._load_reference()
 
         def pre_create_trial(self):
             super().pre_create_trial()
@@ -158,18 +165,27 @@ def recording_tuner_class(base: type) -> type:
             self._db_trial_id = record.id
             self._execution = -1
             self._cancelled = False
-            self._trial_start = time.monotonic()
+            self._pruned: str | None = None
+            self._curves: dict[int, list[dict[str, Any]]] = {}
+            self._last_result = None
 
         def _build_and_fit_model(self, trial, *args, **kwargs):
+            if self._pruned and self._last_result is not None:
+                return self._last_result  # a pruned trial skips its remaining executions
             self._execution += 1
             seed = int(self._spec["seed"]) + 1000 * int(trial.trial_id) + self._execution
             keras.utils.set_random_seed(seed)
-            return super()._build_and_fit_model(trial, *args, **kwargs)
+            self._last_result = super()._build_and_fit_model(trial, *args, **kwargs)
+            return self._last_result
 
         def on_epoch_end(self, trial, model, epoch, logs=None):
             super().on_epoch_end(trial, model, epoch, logs)
             logs = dict(logs or {})
-            self._storage.record_epoch(self._db_trial_id, max(self._execution, 0), epoch, logs)
+            execution = max(self._execution, 0)
+            self._storage.record_epoch(self._db_trial_id, execution, epoch, logs)
+            self._curves.setdefault(execution, []).append(logs)
+            if self._pruning and execution == 0:
+                self._maybe_prune(model, epoch, logs)
             loss = logs.get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 raise kt.errors.FailedTrialError(
@@ -188,18 +204,78 @@ def recording_tuner_class(base: type) -> type:
             self._record_end(self.oracle.get_trial(trial.trial_id), self._db_trial_id,
                              cancelled=self._cancelled)
 
+        # -- pruning -----------------------------------------------------------------
+        def _load_reference(self) -> None:
+            """Rebuild the pruning reference from finished trials (after a resume or recycle)."""
+            metric = self._objective["metric"]
+            finished = {t.id for t in self._storage.list_trials(self._run_id)
+                        if t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)}
+            for e in self._storage.list_epochs(self._run_id):
+                value = e.metrics.get(metric)
+                if e.trial_id in finished and e.execution == 0 and value is not None:
+                    self._reference.setdefault(e.epoch, []).append(float(value))
+
+        def _maybe_prune(self, model, epoch: int, logs: Mapping[str, Any]) -> None:
+            if epoch + 1 <= self._pruning["warmup_epochs"]:
+                return
+            metric = self._objective["metric"]
+            value = _number(logs.get(metric))
+            earlier = self._reference.get(epoch, [])
+            median = median_rule(value, earlier, self._objective["direction"],
+                                 self._pruning["min_trials"])
+            if median is None:
+                return
+            self._pruned = (f"pruned at epoch {epoch + 1}: {metric} {value:.4g} worse than the "
+                            f"median {median:.4g} of {len(earlier)} earlier trials")
+            model.stop_training = True
+
+        def _remember_curve(self) -> None:
+            metric = self._objective["metric"]
+            for epoch, logs in enumerate(self._curves.get(0, [])):
+                value = _number(logs.get(metric))
+                if value is not None:
+                    self._reference.setdefault(self._first_epoch + epoch, []).append(value)
+
         # -- recording helpers -----------------------------------------------------
         def _record_end(self, kt_trial, db_trial_id: int, cancelled: bool = False) -> None:
             status = _status_of(kt_trial.status)
             if cancelled and status is TrialStatus.FAILED:
                 status = TrialStatus.CANCELLED
+            message = _short_message(kt_trial.message)
+            pruned = getattr(self, "_pruned", None)
+            if pruned and status is TrialStatus.COMPLETED:
+                status, message = TrialStatus.PRUNED, pruned
             metrics = {}
             for name, history in kt_trial.metrics.metrics.items():
                 best = history.get_best_value()
                 metrics[name] = _number(best)
-            score = _number(kt_trial.score) if status is TrialStatus.COMPLETED else None
+            curves = getattr(self, "_curves", {})
+            flags = sorted({flag for curve in curves.values() for flag in diagnose(curve)})
+            early = self._early_stop_flag(kt_trial, curves)
+            if early:
+                flags.append(early)
+            if curves:
+                metrics["epochs_trained"] = sum(len(c) for c in curves.values())
+            if self._pruning and status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
+                self._first_epoch = int(kt_trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+                self._remember_curve()
+            score = _number(kt_trial.score) if status in (TrialStatus.COMPLETED,
+                                                          TrialStatus.PRUNED) else None
             self._storage.finish_trial(db_trial_id, status, score=score, metrics=metrics,
-                                       message=_short_message(kt_trial.message))
+                                       message=message, flags=flags)
+
+        def _early_stop_flag(self, kt_trial, curves) -> str | None:
+            early = self._spec.get("training", {}).get("early_stopping")
+            if not early or not curves or getattr(self, "_pruned", None):
+                return None
+            values = kt_trial.hyperparameters.values
+            planned = int(values.get("tuner/epochs", self._spec["training"]["epochs"])) - \
+                int(values.get("tuner/initial_epoch", 0))
+            trained = max(len(c) for c in curves.values())
+            if trained >= planned:
+                return None
+            return (f"early stopped: trained {trained} of {planned} epochs ({early['monitor']} "
+                    f"did not improve for {early['patience']} epochs)")
 
         def _reconcile_after_reload(self) -> None:
             """Make the database agree with KerasTuner's files after a resume.
@@ -241,6 +317,23 @@ def _time_spent(storage: Storage, run_id: int) -> float:
     return total
 
 
+def _manual_oracle(spec: Mapping[str, Any], objective: Any, seed: int, failures: int) -> Any:
+    """Oracle of a manual strategy, or None for KerasTuner's own strategies."""
+    from .manual import random_points
+    from .oracles import PointsOracle, SequentialOracle
+
+    strategy = spec["strategy"]
+    common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=failures)
+    if strategy["name"] == "sequential":
+        return SequentialOracle(spec["search_space"], strategy["order"], spec["model"]["family"],
+                                **common)
+    if strategy["name"] == "random_sampling":
+        points = random_points(spec["search_space"], strategy["samples"], int(spec["seed"]),
+                               strategy["combine"])
+        return PointsOracle(points, **common)
+    return None
+
+
 def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     """Construct the KerasTuner tuner the spec asks for (not yet recording)."""
     import keras_tuner as kt
@@ -252,14 +345,16 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     name = strategy["name"]
     family = spec["model"]["family"]
     seed = int(spec["seed"]) or 2**31 - 1  # KerasTuner treats seed 0 as "no seed"
-    common = dict(directory=directory, project_name="kt", overwrite=False,
-                  max_consecutive_failed_trials=strategy["max_consecutive_failed_trials"])
+    failures = strategy["max_consecutive_failed_trials"]
     if family != "mlp":
         hypermodel = SklearnHyperModel(spec["search_space"], family, dataset.task, seed)
         objective = kt.Objective("score", "max")
+        oracle = _manual_oracle(spec, objective, seed, failures)
         oracle_kwargs = dict(objective=objective, max_trials=strategy["max_trials"], seed=seed,
-                             max_consecutive_failed_trials=strategy["max_consecutive_failed_trials"])
-        if name == "random":
+                             max_consecutive_failed_trials=failures)
+        if oracle is not None:
+            pass
+        elif name == "random":
             oracle = kt.oracles.RandomSearchOracle(**oracle_kwargs)
         elif name == "bayesian":
             oracle = kt.oracles.BayesianOptimizationOracle(
@@ -280,8 +375,12 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     hypermodel = MLPHyperModel(spec["search_space"], dataset.x_train.shape[1], dataset.task,
                                dataset.n_classes, spec["training"]["batch_size"])
     objective = kt.Objective(spec["objective"]["metric"], spec["objective"]["direction"])
-    kwargs = dict(hypermodel=hypermodel, objective=objective, seed=seed,
-                  executions_per_trial=strategy["executions_per_trial"], **common)
+    common = dict(hypermodel=hypermodel, executions_per_trial=strategy["executions_per_trial"],
+                  directory=directory, project_name="kt", overwrite=False)
+    oracle = _manual_oracle(spec, objective, seed, failures)
+    if oracle is not None:
+        return recording_tuner_class(kt.Tuner)(oracle=oracle, **common)
+    kwargs = dict(objective=objective, seed=seed, max_consecutive_failed_trials=failures, **common)
     if name == "random":
         return recording_tuner_class(kt.RandomSearch)(max_trials=strategy["max_trials"], **kwargs)
     if name == "bayesian":
@@ -293,6 +392,17 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     return recording_tuner_class(kt.Hyperband)(
         max_epochs=strategy["max_epochs"], factor=strategy["factor"],
         hyperband_iterations=strategy["hyperband_iterations"], **kwargs)
+
+
+def _callbacks(spec: Mapping[str, Any]) -> list[Any]:
+    early = spec["training"].get("early_stopping")
+    if not early:
+        return []
+    import keras
+
+    return [keras.callbacks.EarlyStopping(
+        monitor=early["monitor"], patience=early["patience"], min_delta=early["min_delta"],
+        restore_best_weights=early["restore_best_weights"])]
 
 
 def recording_sklearn_class(base: type) -> type:
@@ -372,7 +482,8 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     try:
         if spec["model"]["family"] == "mlp":
             tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
-                         validation_data=(dataset.x_val, dataset.y_val), verbose=0)
+                         validation_data=(dataset.x_val, dataset.y_val), verbose=0,
+                         callbacks=_callbacks(spec))
         else:
             x = np.concatenate([dataset.x_train, dataset.x_val])
             y = np.concatenate([dataset.y_train, dataset.y_val])

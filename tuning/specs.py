@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from . import catalog
+from .manual import candidate_values, combined_size
 
 MAX_GRID_COMBINATIONS = 10_000
 MAX_TRIALS_LIMIT = 100_000
@@ -477,7 +478,10 @@ def _range_repr(hp: dict[str, Any]) -> Any:
 
 STRATEGY_FIELDS = ("name", "max_trials", "executions_per_trial", "max_epochs", "factor",
                    "hyperband_iterations", "num_initial_points", "alpha", "beta", "cv_folds",
-                   "max_consecutive_failed_trials", "recycle_every")
+                   "max_consecutive_failed_trials", "recycle_every", "order", "samples",
+                   "combine", "pruning")
+PRUNING_FIELDS = ("warmup_epochs", "min_trials")
+PRUNABLE = ("random", "bayesian", "grid", "random_sampling")
 
 
 def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
@@ -498,6 +502,25 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
     out["recycle_every"] = c.integer("strategy.recycle_every", get("recycle_every", 25), 1, 10_000)
     if kind == "sklearn":
         out["cv_folds"] = c.integer("strategy.cv_folds", get("cv_folds", 3), 2, 20)
+    out["pruning"] = _check_pruning(c, get("pruning"), name, kind)
+    if name == "sequential":
+        out["order"], out["max_trials"] = _check_sequential(c, get("order"), space)
+        return out
+    if name == "random_sampling":
+        out["samples"] = c.integer("strategy.samples", get("samples", 10), 1, MAX_TRIALS_LIMIT)
+        combine = get("combine", False)
+        if not isinstance(combine, bool):
+            c.fail("strategy.combine", "must be true or false", combine)
+            combine = False
+        out["combine"] = combine
+        if out["samples"] is not None:
+            total = combined_size(space, out["samples"]) if combine else out["samples"]
+            if total > MAX_GRID_COMBINATIONS:
+                c.fail("strategy.samples", f"with combine makes {total} combinations, more than "
+                       f"the {MAX_GRID_COMBINATIONS} allowed; draw fewer samples per "
+                       "hyperparameter or set combine to false", out["samples"])
+            out["max_trials"] = total
+        return out
     if name == "hyperband":
         out["max_epochs"] = c.integer("strategy.max_epochs", get("max_epochs", 20), 2,
                                       MAX_EPOCHS_LIMIT)
@@ -523,6 +546,54 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
     return out
 
 
+def _check_pruning(c: _Checker, pruning: Any, name: str, kind: str) -> dict[str, Any] | None:
+    if pruning is None or pruning is False:
+        return None
+    if pruning is True:
+        pruning = {}
+    if not isinstance(pruning, dict):
+        c.fail("strategy.pruning", 'must be an object such as {"warmup_epochs": 2, "min_trials": 3}',
+               pruning)
+        return None
+    c.unknown_keys("strategy.pruning", pruning, PRUNING_FIELDS)
+    if kind != "keras" or name not in PRUNABLE:
+        c.fail("strategy.pruning", "applies to Keras models tuned by " + ", ".join(PRUNABLE)
+               + "; remove it", name)
+        return None
+    return {
+        "warmup_epochs": c.integer("strategy.pruning.warmup_epochs",
+                                   pruning.get("warmup_epochs", 2), 0, MAX_EPOCHS_LIMIT),
+        "min_trials": c.integer("strategy.pruning.min_trials", pruning.get("min_trials", 3), 1,
+                                MAX_TRIALS_LIMIT),
+    }
+
+
+def _check_sequential(c: _Checker, order: Any, space: dict[str, Any]) -> tuple[list[str], int | None]:
+    if not isinstance(order, list) or not order or not all(isinstance(n, str) for n in order):
+        c.fail("strategy.order", "must list the hyperparameters to tune, one stage each, e.g. "
+               '["learning_rate", "units"]', order if order is not None else ...)
+        return [], None
+    if len(set(order)) != len(order):
+        c.fail("strategy.order", "must not name a hyperparameter twice", order)
+        return [], None
+    total = 0
+    for name in order:
+        if name not in space:
+            c.fail("strategy.order", f"names {name!r}, which is not in search_space; add it there "
+                   "or remove it from the order", order)
+            continue
+        values = candidate_values(space[name])
+        if values is None:
+            c.fail(f"search_space.{name}.step", "is required to tune a float range in a "
+                   "sequential stage; add a step or list candidates with type choice")
+            continue
+        total += len(values)
+    if total > MAX_GRID_COMBINATIONS:
+        c.fail("strategy.order", f"makes {total} trials, more than the {MAX_GRID_COMBINATIONS} "
+               "allowed; list fewer candidates")
+    return list(order), total
+
+
 def _hyperband_trials(strategy: dict[str, Any]) -> int | None:
     """How many trials KerasTuner's Hyperband runs at most (its own bracket arithmetic,
     from ``HyperbandOracle._get_size``; fewer when a small space runs out of new points)."""
@@ -542,34 +613,10 @@ def _hyperband_trials(strategy: dict[str, Any]) -> int | None:
     return total * iterations
 
 
-def grid_values(hp: dict[str, Any]) -> list[Any] | None:
-    """The values a grid visits for one hyperparameter, or None when it is continuous."""
-    kind = hp["type"]
-    if kind == "fixed":
-        return [hp["value"]]
-    if kind == "bool":
-        return [False, True]
-    if kind == "choice":
-        return list(hp["values"])
-    if kind == "int":
-        if hp.get("sampling") == "log":
-            values, v = [], hp["min"]
-            while v <= hp["max"]:
-                values.append(v)
-                v *= 2
-            return values
-        return list(range(hp["min"], hp["max"] + 1, hp.get("step", 1)))
-    step = hp.get("step")
-    if step is None:
-        return None
-    count = int(math.floor((hp["max"] - hp["min"]) / step + 1e-9)) + 1
-    return [round(hp["min"] + i * step, 12) for i in range(count)]
-
-
 def _grid_size(c: _Checker, space: dict[str, Any]) -> int | None:
     total = 1
     for name, hp in space.items():
-        values = grid_values(hp)
+        values = candidate_values(hp)
         if values is None:
             c.fail(f"search_space.{name}.step",
                    "is required for grid search over a float range; add a step or list values "
@@ -583,7 +630,8 @@ def _grid_size(c: _Checker, space: dict[str, Any]) -> int | None:
     return total
 
 
-TRAINING_FIELDS = ("epochs", "batch_size")
+TRAINING_FIELDS = ("epochs", "batch_size", "early_stopping")
+EARLY_STOPPING_FIELDS = ("monitor", "patience", "min_delta", "restore_best_weights")
 
 
 def _check_training(c: _Checker, training: dict[str, Any], kind: str,
@@ -598,6 +646,32 @@ def _check_training(c: _Checker, training: dict[str, Any], kind: str,
     return {
         "epochs": c.integer("training.epochs", training.get("epochs", 5), 1, MAX_EPOCHS_LIMIT),
         "batch_size": c.integer("training.batch_size", training.get("batch_size", 32), 1, 65536),
+        "early_stopping": _check_early_stopping(c, training.get("early_stopping")),
+    }
+
+
+def _check_early_stopping(c: _Checker, early: Any) -> dict[str, Any] | None:
+    if early is None or early is False:
+        return None
+    if early is True:
+        early = {}
+    if not isinstance(early, dict):
+        c.fail("training.early_stopping", 'must be an object such as {"monitor": "val_loss", '
+               '"patience": 3}', early)
+        return None
+    c.unknown_keys("training.early_stopping", early, EARLY_STOPPING_FIELDS)
+    monitor = c.choice("training.early_stopping.monitor", early.get("monitor", "val_loss"),
+                       sorted({m for ms in catalog.KERAS_METRICS.values() for m in ms}))
+    restore = early.get("restore_best_weights", True)
+    if not isinstance(restore, bool):
+        c.fail("training.early_stopping.restore_best_weights", "must be true or false", restore)
+    return {
+        "monitor": monitor,
+        "patience": c.integer("training.early_stopping.patience", early.get("patience", 3), 0,
+                              MAX_EPOCHS_LIMIT),
+        "min_delta": c.number("training.early_stopping.min_delta", early.get("min_delta", 0.0),
+                              0, 1e6),
+        "restore_best_weights": bool(restore),
     }
 
 

@@ -62,9 +62,10 @@ def test_mlp_spec_is_normalised_with_defaults():
     assert spec["search_space"]["dropout"] == {"type": "float", "min": 0.0, "max": 0.3,
                                                "sampling": "linear"}
     assert spec["strategy"] == {"name": "random", "max_trials": 3, "executions_per_trial": 1,
-                                "max_consecutive_failed_trials": 3, "recycle_every": 25}
+                                "max_consecutive_failed_trials": 3, "recycle_every": 25,
+                                "pruning": None}
     assert spec["objective"] == {"metric": "val_accuracy", "direction": "max"}
-    assert spec["training"] == {"epochs": 2, "batch_size": 32}
+    assert spec["training"] == {"epochs": 2, "batch_size": 32, "early_stopping": None}
     assert spec["time_limit_s"] is None
 
 
@@ -202,7 +203,8 @@ BAD_SPECS = [
                                 _delete("training")),
      "model.family", "logistic_regression cannot do regression"),
     ("unknown-strategy", _set("strategy.name", "evolution"), "strategy.name",
-     "must be one of random, bayesian, hyperband, grid; got 'evolution'"),
+     "must be one of random, bayesian, hyperband, grid, sequential, random_sampling; "
+     "got 'evolution'"),
     ("missing-strategy", _delete("strategy"), "strategy", "is required (an object)"),
     ("unknown-strategy-field", _set("strategy.trials", 3), "strategy.trials",
      "is not a known field"),
