@@ -48,19 +48,21 @@ def _divergence(losses: Sequence[float | None]) -> str | None:
 
 
 def _overfitting(losses: Sequence[float | None], val_losses: Sequence[float | None]) -> str | None:
-    run = 0
-    for i in range(1, len(losses)):
-        pair = (losses[i - 1], losses[i], val_losses[i - 1], val_losses[i])
-        if all(_finite(v) for v in pair) and losses[i] < losses[i - 1] \
-                and val_losses[i] > val_losses[i - 1]:
-            run += 1
-            if run >= OVERFIT_EPOCHS:
-                start = i - run
-                return (f"overfitting: validation loss rose from {val_losses[start]:.4g} to "
-                        f"{val_losses[i]:.4g} over epochs {start + 1}-{i + 1} while training "
-                        "loss fell; add dropout or regularisation, or stop earlier")
-        else:
-            run = 0
+    """The first streak of at least OVERFIT_EPOCHS epochs, reported over its whole length."""
+    start = None
+    for i in range(1, len(losses) + 1):
+        diverging = i < len(losses) and all(
+            _finite(v) for v in (losses[i - 1], losses[i], val_losses[i - 1], val_losses[i])) \
+            and losses[i] < losses[i - 1] and val_losses[i] > val_losses[i - 1]
+        if diverging:
+            start = i - 1 if start is None else start
+            continue
+        if start is not None and (i - 1) - start >= OVERFIT_EPOCHS:
+            end = i - 1
+            return (f"overfitting: validation loss rose from {val_losses[start]:.4g} to "
+                    f"{val_losses[end]:.4g} over epochs {start + 1}-{end + 1} while training "
+                    "loss fell; add dropout or regularisation, or stop earlier")
+        start = None
     return None
 
 
@@ -83,7 +85,7 @@ def median_rule(value: float | None, earlier: Sequence[float], direction: str,
     earlier trials reached at that same epoch (with at least ``min_trials`` of them).
     """
     if len(earlier) < min_trials or not _finite(value):
-        return None if _finite(value) or len(earlier) < min_trials else math.nan
+        return None  # too few to judge; a NaN value fails the trial elsewhere
     median = statistics.median(earlier)
     worse = value < median if direction == "max" else value > median
     return median if worse else None

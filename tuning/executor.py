@@ -9,8 +9,10 @@ Imports TensorFlow (through ``models``): only worker processes import this modul
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -464,9 +466,31 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local") -> in
         heartbeat.done.set()
 
 
+def _claim_folder(folder: str, run_created_at: float) -> None:
+    """Make sure the run folder's KerasTuner project belongs to this very run.
+
+    Run ids restart at 1 in a new database file: a folder left by another database's
+    run 1 would otherwise be reloaded as if it were this run's progress.
+    """
+    marker = os.path.join(folder, "run.json")
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            owner = json.load(fh).get("created_at")
+    except (OSError, ValueError):
+        owner = None
+    if owner != run_created_at:
+        shutil.rmtree(os.path.join(folder, "kt"), ignore_errors=True)
+        for name in ("best_model.keras", "best_model.joblib"):
+            if os.path.exists(os.path.join(folder, name)):
+                os.remove(os.path.join(folder, name))
+        with open(marker, "w", encoding="utf-8") as fh:
+            json.dump({"created_at": run_created_at}, fh)
+
+
 def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: str) -> int:
     folder = str(run_dir(storage.path, run_id))
     os.makedirs(folder, exist_ok=True)
+    _claim_folder(folder, storage.get_run(run_id).created_at)
     try:
         dataset = load_dataset(spec["data"], int(spec["seed"]))
     except DataError as exc:

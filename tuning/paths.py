@@ -14,8 +14,10 @@ def default_db_path() -> str:
 
 
 def runs_root(db_path: str | os.PathLike[str]) -> Path:
-    """Run folders sit beside the database, so one database carries its own files."""
-    return Path(os.path.abspath(db_path)).parent / "runs"
+    """Run folders sit beside the database, named after it (``tuning.db`` ->
+    ``tuning-runs/``), so two databases in one folder never share a run's files."""
+    db = Path(os.path.abspath(db_path))
+    return db.parent / f"{db.stem}-runs"
 
 
 def run_dir(db_path: str | os.PathLike[str], run_id: int) -> Path:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tuning.runner import ROOT, cli, run_spec, wait_for
+from tuning.paths import run_dir
 pytestmark = pytest.mark.slow
 
 
@@ -34,21 +34,6 @@ def mlp_spec(strategy: dict, **extra) -> dict:
     }
     spec.update(extra)
     return spec
-
-
-def cli(db: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuning", "--db", str(db), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def run_spec(tmp_path: Path, spec: dict) -> tuple[Storage, int, subprocess.CompletedProcess]:
-    db = tmp_path / "t.db"
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec))
-    result = cli(db, "run", str(path), "--quiet")
-    storage = Storage(db)
-    run = storage.list_runs()[0]
-    return storage, run.id, result
 
 
 def assert_every_epoch_recorded(storage: Storage, run_id: int) -> None:
@@ -82,7 +67,7 @@ def test_cli_runs_keras_strategy_and_records_every_epoch(tmp_path, strategy):
     assert_every_epoch_recorded(storage, run_id)
     best = max(t.score for t in trials)
     assert run.best_score == pytest.approx(best)
-    assert (tmp_path / "runs" / f"run-{run_id}" / "best_model.keras").exists()
+    assert (run_dir(storage.path, run_id) / "best_model.keras").exists()
     if strategy["name"] == "grid":
         seen = {(t.hyperparameters["units"], t.hyperparameters["learning_rate"]) for t in trials}
         assert len(seen) == 3  # a grid never repeats a point
@@ -124,17 +109,7 @@ def test_cli_sklearn_tuner_on_iris_records_cv_scores(tmp_path, family, space):
         mean = sum(e.metrics["score"] for e in folds) / 3
         assert t.score == pytest.approx(mean)
         assert 0.5 < t.score <= 1.0
-    assert (tmp_path / "runs" / f"run-{run_id}" / "best_model.joblib").exists()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    assert (run_dir(storage.path, run_id) / "best_model.joblib").exists()
 
 
 def test_sigkill_mid_trial_then_resume_runs_no_completed_trial_twice(tmp_path):
