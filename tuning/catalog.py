@@ -139,6 +139,16 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              ("samples", "combine", "executions_per_trial")),
 )}
 
+def _register_tools() -> None:
+    from .tools import TOOLS
+
+    for tool in TOOLS.values():
+        STRATEGIES[tool.name] = Strategy(tool.name, tool.label, tool.kinds, tool.when,
+                                         tool.options)
+
+
+_register_tools()
+
 HP_TYPES = ("int", "float", "choice", "bool", "fixed")
 SAMPLINGS = ("linear", "log")
 

@@ -466,6 +466,25 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local") -> in
         heartbeat.done.set()
 
 
+def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
+              folder: str, worker_name: str) -> int:
+    """Run a deep-learning tool (see ``tuning.tools``) with the engine's stop semantics."""
+    from .tools import TOOLS, StopRequested, ToolContext
+
+    ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name)
+    try:
+        TOOLS[spec["strategy"]["name"]].runner()(ctx)
+    except StopRequested:
+        storage.finish_run(run_id, RunStatus.STOPPED)
+        return EXIT_DONE
+    except Exception as exc:
+        traceback.print_exc()
+        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
+        return EXIT_DONE
+    storage.finish_run(run_id, RunStatus.COMPLETED)
+    return EXIT_DONE
+
+
 def _claim_folder(folder: str, run_created_at: float) -> None:
     """Make sure the run folder's KerasTuner project belongs to this very run.
 
@@ -496,6 +515,10 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     except DataError as exc:
         storage.finish_run(run_id, RunStatus.FAILED, error=str(exc))
         return EXIT_DONE
+    from .tools import TOOLS
+
+    if spec["strategy"]["name"] in TOOLS:
+        return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
     tuner = build_tuner(spec, dataset, folder)
     tuner.setup_recording(storage, run_id, spec, worker_name,
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),

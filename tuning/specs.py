@@ -486,7 +486,10 @@ PRUNABLE = ("random", "bayesian", "grid", "random_sampling")
 
 def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
                     space: dict[str, Any]) -> dict[str, Any]:
-    c.unknown_keys("strategy", strategy, STRATEGY_FIELDS)
+    from .tools import TOOLS
+
+    tool = TOOLS.get(strategy.get("name", ""))
+    c.unknown_keys("strategy", strategy, STRATEGY_FIELDS + (tool.fields if tool else ()))
     name = c.choice("strategy.name", strategy.get("name"), catalog.STRATEGIES)
     out: dict[str, Any] = {"name": name}
     if name is None:
@@ -502,6 +505,11 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
     out["recycle_every"] = c.integer("strategy.recycle_every", get("recycle_every", 25), 1, 10_000)
     if kind == "sklearn":
         out["cv_folds"] = c.integer("strategy.cv_folds", get("cv_folds", 3), 2, 20)
+    from .tools import TOOLS
+
+    if name in TOOLS:
+        out.update(TOOLS[name].check()(c, strategy, kind, space, out))
+        return out
     out["pruning"] = _check_pruning(c, get("pruning"), name, kind)
     if name == "sequential":
         out["order"], out["max_trials"] = _check_sequential(c, get("order"), space)
