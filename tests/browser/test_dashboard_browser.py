@@ -94,6 +94,8 @@ def dashboard(tmp_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         _end_workers(db_path)
+        # Shown by pytest only when the test failed.
+        print(f"--- streamlit log ({log}) ---\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def _end_workers(db_path: Path) -> None:
@@ -131,21 +133,46 @@ def _idle(page) -> None:
     page.wait_for_selector(IDLE, timeout=START_TIMEOUT_S * 1000)
 
 
+def _choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in a select box. A rerun that lands on the click can close the list
+    before it opens, so the click is retried (bounded), not slept on."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_role("combobox", name=label, exact=True)
+    for attempt in range(5):
+        _idle(page)
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=3_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    pytest.fail(f"could not choose {option!r} in {label!r}")
+
+
 def _spec_shows(page, text: str) -> None:
     """Wait until the form's "Spec (JSON)" shows ``text``: the server saw the change."""
     page.locator("[data-testid=stCode]").filter(has_text=text).wait_for(timeout=20_000)
 
 
-def test_launch_watch_and_download(dashboard, browser):
+def test_launch_watch_and_download(dashboard, browser, tmp_path):
     url, db_path = dashboard
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    try:
+        _launch_watch_and_download(page, url, db_path)
+    except BaseException:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
+        raise
+
+
+def _launch_watch_and_download(page, url: str, db_path: Path) -> None:
     page.goto(url)
     _idle(page)
 
     # -- the form: digits, Keras MLP, random search, 3 trials of 3 epochs ----------------
     page.get_by_text("Spec (JSON)").click()
-    page.get_by_role("combobox", name="Data set", exact=True).click()
-    page.get_by_role("option", name="digits (classification)").click()
+    _choose(page, "Data set", "digits (classification)")
     _spec_shows(page, '"name": "digits"')
     for label in ("Max trials", "Epochs per trial"):
         field = page.get_by_label(label, exact=True)
