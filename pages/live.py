@@ -33,8 +33,8 @@ def refreshed_view(run_id: int) -> RunView:
 
 def fallback_metrics(run) -> list[str]:
     """What the run will record, before its first epoch does."""
-    if catalog.FAMILIES.get(run.model_family, None) is None or \
-            catalog.FAMILIES[run.model_family].kind == "sklearn":
+    family = catalog.FAMILIES.get(run.model_family)
+    if family is None or family.kind == "sklearn":
         return ["score"]
     task = run.spec.get("data", {}).get("task", "classification")
     names = catalog.KERAS_METRICS.get(task, catalog.KERAS_METRICS["classification"])
@@ -133,6 +133,9 @@ def live_panel(run_id: int) -> None:
     st.plotly_chart(learning_curves(view.curves(), metric, highlight_key=highlight, log_y=log_y,
                                     top_keys=top_trial_keys(run, trials, 20),
                                     direction=run.direction), key="live_curves")
+    if run.model_family in catalog.FAMILIES and \
+            catalog.FAMILIES[run.model_family].kind == "sklearn":
+        st.caption("For a scikit-learn model each point is one cross-validation fold's score.")
 
     st.subheader("Best so far")
     series = {run.name: best_so_far(run, trials)}

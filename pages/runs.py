@@ -51,18 +51,28 @@ def runs_table(statuses: list[str], strategies: list[str]) -> pd.DataFrame | Non
 
 
 st.title("Runs")
+flash = state.pop("runs_flash", None)
+if flash:
+    (st.error if flash[0] == "error" else st.success)(flash[1])
 left, right = st.columns(2)
 status_filter = left.multiselect("Status", [s.value for s in RunStatus], key="runs_status")
 strategy_filter = right.multiselect("Strategy", list(catalog.STRATEGIES), key="runs_strategy")
 
 try:
-    active = any(not r.status.is_finished() for r in storage.list_runs())
+    all_runs = storage.list_runs()
 except StorageError:
-    active = False
+    all_runs = []
+active = any(not r.status.is_finished() for r in all_runs)
+statuses = [(r.id, r.status) for r in all_runs]
 
 
 @st.fragment(run_every=2.0 if active else None)
 def table() -> None:
+    try:
+        if [(r.id, r.status) for r in storage.list_runs()] != statuses:
+            st.rerun()  # a run changed state: redraw the picker and the buttons too
+    except StorageError:
+        pass  # runs_table shows the message
     frame = runs_table(status_filter, strategy_filter)
     if frame is None:
         return
@@ -77,11 +87,10 @@ def table() -> None:
 
 
 table()
+if not all_runs:
+    st.stop()
 
 st.subheader("Act on a run")
-flash = state.pop("runs_flash", None)
-if flash:
-    (st.error if flash[0] == "error" else st.success)(flash[1])
 run = pick_run(storage, key="runs_run")
 if run is not None:
     st.caption(f"{run.status.value} · {run.trials_done} trials done · best "
