@@ -1,7 +1,8 @@
-"""The search-space table of the launch form, as plain functions (no Streamlit).
+"""The launch form's plain parts (no Streamlit): the search-space table and the map
+between a spec and the form's widget keys.
 
-One row per hyperparameter: name, type, min, max, step, sampling and values (the
-comma-separated choices of a ``choice``, or the value of a ``fixed``).
+The table has one row per hyperparameter: name, type, min, max, step, sampling and
+values (the comma-separated choices of a ``choice``, or the value of a ``fixed``).
 """
 from __future__ import annotations
 
@@ -120,3 +121,66 @@ def space_from_frame(frame: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], li
                 hp["value"] = parse_value(text)
         space[name] = hp
     return space, problems
+
+
+# -- spec <-> widgets ------------------------------------------------------------------
+
+# Strategy options, by spec field, to the widget key that holds them.
+OPTION_KEYS = {"max_trials": "f_max_trials", "executions_per_trial": "f_executions",
+               "num_initial_points": "f_num_initial", "alpha": "f_alpha", "beta": "f_beta",
+               "max_epochs": "f_max_epochs", "factor": "f_factor",
+               "hyperband_iterations": "f_hb_iterations", "cv_folds": "f_cv_folds",
+               "max_consecutive_failed_trials": "f_max_failures", "recycle_every": "f_recycle"}
+
+
+def option_widgets(strategy: str) -> dict[str, tuple[str, Any, dict[str, Any]]]:
+    """Per strategy option: (label, starting value, ``st.number_input`` bounds).
+
+    Bounds are never tighter than ``validate_spec``'s, so any valid spec loads back.
+    """
+    widgets: dict[str, tuple[str, Any, dict[str, Any]]] = {
+        "max_trials": ("Max trials", 10, dict(min_value=1, step=1)),
+        "executions_per_trial": ("Executions per trial", 1,
+                                 dict(min_value=1, max_value=20, step=1)),
+        "num_initial_points": ("Initial random points (empty: automatic)", None,
+                               dict(min_value=1, step=1)),
+        "alpha": ("alpha (noise)", 1e-4, dict(min_value=0.0, max_value=1.0, format="%g")),
+        "beta": ("beta (exploration)", 2.6, dict(min_value=0.0, max_value=100.0, format="%g")),
+        "max_epochs": ("Max epochs per model", 20, dict(min_value=2, step=1)),
+        "factor": ("Reduction factor", 3, dict(min_value=2, max_value=100, step=1)),
+        "hyperband_iterations": ("Hyperband iterations", 1,
+                                 dict(min_value=1, max_value=100, step=1)),
+        "cv_folds": ("Cross-validation folds", 3, dict(min_value=2, max_value=20, step=1)),
+    }
+    if strategy == "grid":
+        widgets["max_trials"] = ("Max trials (empty: every combination)", None,
+                                 dict(min_value=1, step=1))
+    return widgets
+
+
+def form_state(spec: dict[str, Any]) -> dict[str, Any]:
+    """The widget values that show ``spec`` in the launch form (its search space aside)."""
+    data, strategy = spec.get("data", {}), spec.get("strategy", {})
+    source = data.get("source", "sklearn")
+    out: dict[str, Any] = {
+        "f_name": spec.get("name", ""), "f_description": spec.get("description", ""),
+        "f_source": source, "f_val_split": float(data.get("validation_split", 0.2)),
+        "f_max_rows": data.get("max_rows"), "f_family": spec.get("model", {}).get("family"),
+        "f_strategy": strategy.get("name"),
+        "f_metric": spec.get("objective", {}).get("metric"), "f_seed": spec.get("seed", 42),
+    }
+    if source in ("sklearn", "keras"):
+        out["f_sk_name" if source == "sklearn" else "f_keras_name"] = data.get("name")
+    else:
+        out.update({"csv_path": data.get("path"), "f_target": data.get("target"),
+                    "f_task": data.get("task", "auto")})
+    for option, key in OPTION_KEYS.items():
+        if strategy.get(option) is not None:
+            out[key] = strategy[option]
+    training = spec.get("training") or {}
+    if training:
+        out["f_epochs"] = training.get("epochs", 5)
+        out["f_batch_size"] = training.get("batch_size", 32)
+    limit = spec.get("time_limit_s")
+    out["f_time_limit_min"] = None if limit is None else float(limit) / 60
+    return out

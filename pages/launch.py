@@ -10,7 +10,8 @@ from typing import Any
 import streamlit as st
 
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error, thaw
-from pages._form import space_from_frame, space_to_frame
+from pages._form import (OPTION_KEYS, form_state, option_widgets, space_from_frame,
+                         space_to_frame)
 from storage import StorageError
 from tuning import catalog
 from tuning.control import queue_race, queue_run
@@ -53,42 +54,10 @@ def load_spec(run_id: int) -> None:
     except StorageError as exc:
         state["launch_flash"] = str(exc)
         return
-    data, strategy = spec.get("data", {}), spec.get("strategy", {})
-    state["f_name"] = spec.get("name", "")
-    state["f_description"] = spec.get("description", "")
-    state["f_source"] = data.get("source", "sklearn")
-    name_key = {"sklearn": "f_sk_name", "keras": "f_keras_name"}.get(state["f_source"])
-    if name_key:
-        state[name_key] = data.get("name")
-    if data.get("source") == "csv":
-        state["csv_path"] = data.get("path")
-        state["f_target"] = data.get("target")
-        state["f_task"] = data.get("task", "auto")
-    state["f_val_split"] = float(data.get("validation_split", 0.2))
-    state["f_max_rows"] = data.get("max_rows")
+    state.update(form_state(spec))
     family = spec.get("model", {}).get("family")
-    state["f_family"] = family
     set_space(spec.get("search_space", {}), family)
-    state["f_strategy"] = strategy.get("name")
-    for option, key in OPTION_KEYS.items():
-        if strategy.get(option) is not None:
-            state[key] = strategy[option]
-    state["f_metric"] = spec.get("objective", {}).get("metric")
-    training = spec.get("training", {})
-    if training:
-        state["f_epochs"] = training.get("epochs", 5)
-        state["f_batch_size"] = training.get("batch_size", 32)
-    limit = spec.get("time_limit_s")
-    state["f_time_limit_min"] = None if limit is None else float(limit) / 60
-    state["f_seed"] = spec.get("seed", 42)
     state["launch_flash"] = f"Loaded the spec of run {run_id}; edit it and launch."
-
-
-OPTION_KEYS = {"max_trials": "f_max_trials", "executions_per_trial": "f_executions",
-               "num_initial_points": "f_num_initial", "alpha": "f_alpha", "beta": "f_beta",
-               "max_epochs": "f_max_epochs", "factor": "f_factor",
-               "hyperband_iterations": "f_hb_iterations", "cv_folds": "f_cv_folds",
-               "max_consecutive_failed_trials": "f_max_failures", "recycle_every": "f_recycle"}
 
 
 def save_upload(upload) -> Path:
@@ -253,24 +222,10 @@ st.caption(catalog.STRATEGIES[strategy_name].when)
 strategy: dict[str, Any] = {"name": strategy_name}
 options = list(catalog.STRATEGIES[strategy_name].options) + (
     ["cv_folds"] if kind == "sklearn" else [])
-OPTION_WIDGETS = {
-    "max_trials": ("Max trials", 10, dict(min_value=1, step=1)),
-    "executions_per_trial": ("Executions per trial", 1, dict(min_value=1, max_value=20, step=1)),
-    "num_initial_points": ("Initial random points (empty: automatic)", None,
-                           dict(min_value=1, step=1)),
-    "alpha": ("alpha (noise)", 1e-4, dict(min_value=0.0, max_value=1.0, format="%g")),
-    "beta": ("beta (exploration)", 2.6, dict(min_value=0.0, max_value=100.0, format="%g")),
-    "max_epochs": ("Max epochs per model", 20, dict(min_value=2, step=1)),
-    "factor": ("Reduction factor", 3, dict(min_value=2, max_value=100, step=1)),
-    "hyperband_iterations": ("Hyperband iterations", 1, dict(min_value=1, max_value=100, step=1)),
-    "cv_folds": ("Cross-validation folds", 3, dict(min_value=2, max_value=20, step=1)),
-}
-if strategy_name == "grid":
-    OPTION_WIDGETS["max_trials"] = ("Max trials (empty: every combination)", None,
-                                    dict(min_value=1, step=1))
+widgets = option_widgets(strategy_name)
 columns = st.columns(max(1, len(options)))
 for column, option in zip(columns, options):
-    label, start, kwargs = OPTION_WIDGETS[option]
+    label, start, kwargs = widgets[option]
     default(OPTION_KEYS[option], start)
     value = column.number_input(label, key=OPTION_KEYS[option], **kwargs)
     if value is not None:
@@ -281,7 +236,8 @@ with st.expander("Failure handling"):
             ("max_consecutive_failed_trials", "Give up after this many failed trials in a row", 3),
             ("recycle_every", "Start a fresh worker process every N trials", 25))):
         default(OPTION_KEYS[option], start)
-        strategy[option] = column.number_input(label, min_value=1, step=1, key=OPTION_KEYS[option])
+        strategy[option] = column.number_input(label, min_value=1, step=1,
+                                               key=OPTION_KEYS[option])
 sections["strategy"] = st.container()
 
 # -- objective and budget --------------------------------------------------------------

@@ -35,7 +35,8 @@ RUN_TIMEOUT_S = 150
 # keeps the decoded arrays in ``_fullData``; ``_length`` is what it actually plots.
 CURVE_POINTS_JS = """() => {
   const plots = [...document.querySelectorAll('.js-plotly-plot')];
-  const gd = plots.find(g => g.layout && String(g.layout.uirevision || '').startsWith('learning_curves'));
+  const gd = plots.find(
+    g => g.layout && String(g.layout.uirevision || '').startsWith('learning_curves'));
   if (!gd || !gd._fullData) return -1;
   return gd._fullData.reduce((n, t) => n + (t._length ?? (t.x ? t.x.length : 0)), 0);
 }"""

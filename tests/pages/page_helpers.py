@@ -61,7 +61,8 @@ def seed_trials(store: Storage, run_id: int, scores: list[float | None], epochs:
     assert store.claim_run(run_id, pid=1)
     for number, score in enumerate(scores):
         trial = store.begin_trial(run_id, f"t{number:02d}", number,
-                                  {"units": 16 * (number + 1), "learning_rate": 10 ** -(number + 2)})
+                                  {"units": 16 * (number + 1),
+                                   "learning_rate": 10 ** -(number + 2)})
         for epoch in range(epochs):
             store.record_epoch(trial.id, 0, epoch, {
                 "loss": 1.0 / (epoch + 1 + number), "val_loss": 1.2 / (epoch + 1 + number),

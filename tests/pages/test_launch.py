@@ -1,7 +1,6 @@
 """The launch form: what it shows is what it queues, and a bad form queues nothing."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
