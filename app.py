@@ -16,4 +16,5 @@ st.navigation([
     st.Page("pages/live.py", title="Live run", icon=":material/monitoring:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/reports.py", title="Reports", icon=":material/download:"),
+    st.Page("pages/import_project.py", title="Import", icon=":material/drive_folder_upload:"),
 ]).run()

@@ -1,1 +1,20 @@
-"""Tuning: specs, strategies, execution and reports. Nothing here imports Streamlit."""
+"""Tuning: specs, strategies, execution and reports. Nothing here imports Streamlit.
+
+``tuning.watch(tuner)`` records a KerasTuner search run from a user's own script (see
+``tuning/watch.py``). It is loaded on first use, so importing ``tuning`` (as the dashboard
+does) never imports KerasTuner or TensorFlow.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "watch":
+        from .watch import watch
+
+        # Importing the submodule bound the module to this name; the function is what
+        # ``tuning.watch(...)`` means (the module forwards calls too, see watch.py).
+        globals()["watch"] = watch
+        return watch
+    raise AttributeError(f"module 'tuning' has no attribute {name!r}")

@@ -7,6 +7,7 @@
     python -m tuning list
     python -m tuning show RUN_ID
     python -m tuning export RUN_ID --format json|csv [-o FILE]
+    python -m tuning import DIR [--name NAME]   # a KerasTuner project folder
 
 ``--db PATH`` or ``TUNING_DB`` picks the database. A bad spec exits with status 2.
 """
@@ -85,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(handler=_export)
+    p = sub.add_parser("import", help="import (or update) a KerasTuner project folder as a run")
+    p.add_argument("directory", help="the folder holding oracle.json: <directory>/<project_name>")
+    p.add_argument("--name", help="the run's name (default: the folder's name)")
+    p.set_defaults(handler=_import)
     return parser
 
 
@@ -278,4 +283,18 @@ def _export(storage: Storage, args: argparse.Namespace) -> int:
             fh.write(text)
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _import(storage: Storage, args: argparse.Namespace) -> int:
+    from .importer import ProjectImportError, import_project
+
+    try:
+        run = import_project(storage, args.directory, name=args.name)
+    except ProjectImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    best = f"{run.best_score:.4f}" if run.best_score is not None else "-"
+    print(f"run {run.id} imported: {run.name} ({run.strategy}, {run.trials_done} trials, "
+          f"best {best})")
     return EXIT_OK

@@ -1,0 +1,54 @@
+"""The Import page: a KerasTuner project folder becomes a run; a bad folder is a message."""
+from __future__ import annotations
+
+from page_helpers import open_app, plotly_specs
+from tests.tuning.kt_folders import hyperband_project, random_project
+
+PAGE = "pages/import_project.py"
+
+
+def import_folder(at, path: str, name: str = ""):
+    at.text_input(key="import_path").input(path)
+    at.text_input(key="import_name").input(name)
+    return at.button(key="import_go").click().run()
+
+
+def test_importing_a_folder_shows_its_run_and_importing_again_keeps_it(db, tmp_path):
+    folder = random_project(tmp_path / "random_search_dir" / "random_search")
+    at = import_folder(open_app(PAGE), str(folder), name="from disk")
+    assert not at.exception and not at.error
+    (run,) = db.list_runs()
+    assert run.name == "from disk" and run.trials_done == 3
+    assert f"Run {run.id} · from disk: 3 trials, random search, best val_accuracy (max) 0.74." \
+        in [s.value for s in at.success]
+    at = import_folder(at, str(folder))
+    assert [r.id for r in db.list_runs()] == [run.id]
+    at.button(key="import_open").click().run()
+    assert not at.exception
+    assert at.query_params["run"] == str(run.id)
+    assert at.title[0].value == "Live run"
+
+
+def test_a_folder_that_is_not_a_project_is_an_error_message(db, tmp_path):
+    at = import_folder(open_app(PAGE), str(tmp_path))
+    assert not at.exception and not at.success
+    assert "not a KerasTuner project: it has no oracle.json" in at.error[0].value
+    folder = random_project(tmp_path / "p")
+    (folder / "trial_1" / "trial.json").write_text("{")
+    at = import_folder(at, str(folder))
+    assert "trial_1/trial.json is not valid JSON" in at.error[0].value
+    assert db.list_runs() == []
+
+
+def test_imported_runs_show_on_the_live_reports_and_compare_pages(db, tmp_path):
+    at = import_folder(open_app(PAGE), str(random_project(tmp_path / "rs")))
+    random_id = db.list_runs()[0].id
+    import_folder(at, str(hyperband_project(tmp_path / "hb")))
+    hyperband_id = db.list_runs()[0].id
+    assert hyperband_id != random_id
+    live = open_app("pages/live.py", run=str(hyperband_id))
+    assert not live.exception and "live_hyperband" in plotly_specs(live)
+    reports = open_app("pages/reports.py", run=str(random_id))
+    assert not reports.exception and not reports.error
+    compare = open_app("pages/compare.py", runs=f"{random_id},{hyperband_id}")
+    assert not compare.exception and not compare.error
