@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 
-from storage import Run, Storage, Trial
+from storage import InvalidTransitionError, Run, Storage, Trial
 
 from .paths import run_dir
 
@@ -19,6 +19,15 @@ def stop_run(storage: Storage, run_id: int) -> Run:
 
 def resume_run(storage: Storage, run_id: int) -> Run:
     """Queue a stopped, interrupted or failed run; completed trials are not run again."""
+    source = storage.get_run(run_id).spec.get("data", {}).get("source")
+    if source == "script":
+        raise InvalidTransitionError(
+            f"run {run_id} was recorded from your own script (tuning.watch); run the script "
+            "again to continue it")
+    if source == "keras_tuner_project":
+        raise InvalidTransitionError(
+            f"run {run_id} was imported from a KerasTuner folder; continue the search in "
+            "KerasTuner and import the folder again")
     return storage.requeue(run_id)
 
 

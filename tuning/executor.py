@@ -81,7 +81,16 @@ def _short_message(message: str | None) -> str | None:
     if not message:
         return None
     lines = [ln for ln in message.strip().splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else None
+    if not lines:
+        return None
+    last = lines[-1].strip()
+    # "keras_tuner.src.errors.FailedTrialError: why" -> "why"; "a.b.ValueError: why" ->
+    # "ValueError: why".
+    head, sep, rest = last.partition(": ")
+    if sep and " " not in head and "." in head:
+        name = head.rsplit(".", 1)[1]
+        return rest if name == "FailedTrialError" else f"{name}: {rest}"
+    return last
 
 
 def _failure_summary(exc: BaseException) -> str:
@@ -130,6 +139,10 @@ def recording_tuner_class(base: type) -> type:
             self._objective = spec["objective"]
             # epoch -> objective values that finished trials reached there (first execution)
             self._reference: dict[int, list[float]] = {}
+            self._trial_limit = spec.get("trial_time_limit_s")
+            self._trial_started: float | None = None
+            if self._trial_limit:
+                _Watchdog(self).start()
 
         # -- KerasTuner hooks ------------------------------------------------------
         def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
@@ -140,6 +153,10 @@ def recording_tuner_class(base: type) -> type:
 
         def on_search_begin(self):
             super().on_search_begin()
+            # KerasTuner reloads a project only once its tuner file exists, which it first
+            # writes when a trial ends: save now, so a worker that dies in its very first
+            # trial is resumed (not restarted from scratch) by the next one.
+            self.save()
             self._reconcile_after_reload()
             if self._pruning:
                 self._load_reference()
@@ -170,6 +187,8 @@ def recording_tuner_class(base: type) -> type:
             self._pruned: str | None = None
             self._curves: dict[int, list[dict[str, Any]]] = {}
             self._last_result = None
+            self._param_count: int | None = None
+            self._trial_started = time.monotonic()
 
         def _build_and_fit_model(self, trial, *args, **kwargs):
             if self._pruned and self._last_result is not None:
@@ -183,6 +202,8 @@ def recording_tuner_class(base: type) -> type:
         def on_epoch_end(self, trial, model, epoch, logs=None):
             super().on_epoch_end(trial, model, epoch, logs)
             logs = dict(logs or {})
+            if self._param_count is None:  # for charts of score against model size
+                self._param_count = int(model.count_params())
             execution = max(self._execution, 0)
             self._storage.record_epoch(self._db_trial_id, execution, epoch, logs)
             self._curves.setdefault(execution, []).append(logs)
@@ -200,7 +221,21 @@ def recording_tuner_class(base: type) -> type:
                 self._cancelled = True
                 raise kt.errors.FailedTrialError(f"cancelled after epoch {epoch + 1}")
 
+        def on_batch_end(self, trial, model, batch, logs=None):
+            super().on_batch_end(trial, model, batch, logs)
+            self.check_trial_time()
+
+        def check_trial_time(self) -> None:
+            """Fail the trial in flight once it has run past the per-trial time limit."""
+            if self._trial_limit and self._trial_started is not None:
+                spent = time.monotonic() - self._trial_started
+                if spent > self._trial_limit:
+                    raise kt.errors.FailedTrialError(
+                        f"ran past the per-trial time limit of {self._trial_limit:g} s "
+                        f"({spent:.0f} s); raise trial_time_limit_s or shrink the model")
+
         def on_trial_end(self, trial):
+            self._trial_started = None
             super().on_trial_end(trial)
             self._trials_here += 1
             self._record_end(self.oracle.get_trial(trial.trial_id), self._db_trial_id,
@@ -258,6 +293,8 @@ def recording_tuner_class(base: type) -> type:
                 flags.append(early)
             if curves:
                 metrics["epochs_trained"] = sum(len(c) for c in curves.values())
+            if getattr(self, "_param_count", None) is not None:
+                metrics["param_count"] = self._param_count
             if self._pruning and status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
                 self._first_epoch = int(kt_trial.hyperparameters.values.get("tuner/initial_epoch", 0))
                 self._remember_curve()
@@ -288,6 +325,7 @@ def recording_tuner_class(base: type) -> type:
             finished trial runs twice and none is missing.
             """
             oracle = self.oracle
+            self._close_timed_out_trials()
             finished = {tid for tid, t in oracle.trials.items()
                         if t.status in ("COMPLETED", "FAILED")}
             if hasattr(oracle, "_retry_queue"):
@@ -306,8 +344,56 @@ def recording_tuner_class(base: type) -> type:
                         TrialStatus.INTERRUPTED, TrialStatus.STOPPED):
                     self._record_end(kt_trial, record.id)
 
+        def _close_timed_out_trials(self) -> None:
+            """A trial the watchdog failed (it hung) is not retried: KerasTuner is told so."""
+            oracle = self.oracle
+            for tid in list(getattr(oracle, "_retry_queue", [])):
+                try:
+                    record = self._storage.get_trial_by_key(self._run_id, tid)
+                except Exception:
+                    continue
+                if record.status is not TrialStatus.FAILED:
+                    continue
+                kt_trial = oracle.trials[tid]
+                kt_trial.status = "FAILED"
+                kt_trial.message = record.message
+                oracle._retry_queue.remove(tid)
+                # end_trial with the Trial itself (not an id and a status, which would reset
+                # its values) lets each oracle do its own bookkeeping, e.g. the grid's next point.
+                oracle.end_trial(kt_trial)
+
     Recording.__name__ = f"Recording{base.__name__}"
     return Recording
+
+
+class _Watchdog(threading.Thread):
+    """Ends a worker whose trial hangs past its time limit (no epoch or batch to fail it at).
+
+    The hung trial is recorded as failed, the run handed back to the queue, and the process
+    exits; the engine starts a fresh worker, which resumes without that trial.
+    """
+
+    def __init__(self, tuner: Any):
+        super().__init__(daemon=True, name="trial-watchdog")
+        self.tuner = tuner
+        limit = float(tuner._trial_limit)
+        self.deadline = limit + max(5.0, 0.25 * limit)
+
+    def run(self) -> None:
+        while True:
+            time.sleep(0.5)
+            started = self.tuner._trial_started
+            if started is None or time.monotonic() - started < self.deadline:
+                continue
+            storage, trial_id = self.tuner._storage, self.tuner._db_trial_id
+            try:
+                storage.finish_trial(trial_id, TrialStatus.FAILED, message=(
+                    f"hung: no progress for {time.monotonic() - started:.0f} s, past the "
+                    f"per-trial time limit of {self.tuner._trial_limit:g} s; the worker was "
+                    "restarted and the run went on"))
+                storage.requeue_for_recycle(self.tuner._run_id)
+            finally:
+                os._exit(EXIT_RECYCLE)
 
 
 def _time_spent(storage: Storage, run_id: int) -> float:
@@ -342,6 +428,7 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     from sklearn import metrics as sk_metrics, model_selection
 
     from .models import MLPHyperModel, SklearnHyperModel
+    from .oracles import ResumableGridSearchOracle
 
     strategy = spec["strategy"]
     name = strategy["name"]
@@ -363,7 +450,7 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
                 num_initial_points=strategy.get("num_initial_points"),
                 alpha=strategy["alpha"], beta=strategy["beta"], **oracle_kwargs)
         else:
-            oracle = kt.oracles.GridSearchOracle(**oracle_kwargs)
+            oracle = ResumableGridSearchOracle(**oracle_kwargs)
         folds = strategy["cv_folds"]
         cv = (model_selection.StratifiedKFold(folds, shuffle=True, random_state=seed % 2**32)
               if dataset.task == "classification"
@@ -390,7 +477,9 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
             max_trials=strategy["max_trials"], num_initial_points=strategy.get("num_initial_points"),
             alpha=strategy["alpha"], beta=strategy["beta"], **kwargs)
     if name == "grid":
-        return recording_tuner_class(kt.GridSearch)(max_trials=strategy["max_trials"], **kwargs)
+        oracle = ResumableGridSearchOracle(objective=objective, max_trials=strategy["max_trials"],
+                                           seed=seed, max_consecutive_failed_trials=failures)
+        return recording_tuner_class(kt.Tuner)(oracle=oracle, **common)
     return recording_tuner_class(kt.Hyperband)(
         max_epochs=strategy["max_epochs"], factor=strategy["factor"],
         hyperband_iterations=strategy["hyperband_iterations"], **kwargs)
@@ -422,6 +511,7 @@ def recording_sklearn_class(base: type) -> type:
                 score = float(self.scoring(model, X[test_idx], y[test_idx]))
                 scores.append(score)
                 self._storage.record_epoch(self._db_trial_id, 0, fold, {"score": score})
+                self.check_trial_time()
                 stop, cancel = self._storage.control_flags(self._run_id, self._db_trial_id)
                 if stop:
                     raise self.stop_types[0]("stop requested")

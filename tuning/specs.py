@@ -144,7 +144,7 @@ class _Checker:
 
 
 TOP_LEVEL = ("name", "seed", "data", "model", "search_space", "strategy", "objective",
-             "training", "time_limit_s", "description")
+             "training", "time_limit_s", "trial_time_limit_s", "description")
 
 
 def validate_spec(doc: Any) -> dict[str, Any]:
@@ -170,6 +170,15 @@ def validate_spec(doc: Any) -> dict[str, Any]:
     limit = doc.get("time_limit_s")
     out["time_limit_s"] = None if limit is None else c.number(
         "time_limit_s", limit, 0, 30 * 24 * 3600, low_open=True)
+    limit = doc.get("trial_time_limit_s")
+    out["trial_time_limit_s"] = None if limit is None else c.number(
+        "trial_time_limit_s", limit, 0, 30 * 24 * 3600, low_open=True)
+    if not c.problems:
+        from .estimates import memory_problem
+
+        too_big = memory_problem(out)
+        if too_big:
+            c.problems.append(Problem(*too_big))
     if c.problems:
         raise SpecError(c.problems)
     if out["strategy"]["name"] == "hyperband":

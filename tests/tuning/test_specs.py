@@ -203,8 +203,7 @@ BAD_SPECS = [
                                 _delete("training")),
      "model.family", "logistic_regression cannot do regression"),
     ("unknown-strategy", _set("strategy.name", "evolution"), "strategy.name",
-     "must be one of random, bayesian, hyperband, grid, sequential, random_sampling; "
-     "got 'evolution'"),
+     "must be one of random, bayesian, hyperband, grid, sequential, random_sampling"),
     ("missing-strategy", _delete("strategy"), "strategy", "is required (an object)"),
     ("unknown-strategy-field", _set("strategy.trials", 3), "strategy.trials",
      "is not a known field"),
