@@ -1,0 +1,56 @@
+"""Per-trial time limits, the hung-trial watchdog, and grid searches surviving worker restarts."""
+from __future__ import annotations
+
+import pytest
+
+from storage import RunStatus, TrialStatus
+from tests.tuning.runner import run_spec
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_hung_trial_is_failed_by_the_watchdog_and_the_run_goes_on(tmp_path):
+    # 3000 boosting stages on digits take minutes: the trial has no epoch boundary at which
+    # to stop, so only the watchdog can end it.
+    spec = {"name": "hang", "seed": 1, "data": {"source": "sklearn", "name": "digits"},
+            "model": {"family": "gradient_boosting"},
+            "search_space": {"n_estimators": {"type": "choice", "values": [3000, 5]},
+                             "max_depth": {"type": "fixed", "value": 3}},
+            "strategy": {"name": "grid", "cv_folds": 2}, "trial_time_limit_s": 2}
+    storage, run_id, result = run_spec(tmp_path, spec)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert storage.get_run(run_id).status is RunStatus.COMPLETED
+    hung, quick = storage.list_trials(run_id)
+    assert hung.status is TrialStatus.FAILED
+    assert hung.message.startswith("hung: no progress") and "time limit of 2 s" in hung.message
+    assert quick.status is TrialStatus.COMPLETED and quick.hyperparameters["n_estimators"] == 5
+
+
+def test_a_slow_keras_trial_fails_at_its_time_limit_with_a_readable_reason(tmp_path):
+    spec = {"name": "slow", "seed": 1, "data": {"source": "sklearn", "name": "digits"},
+            "model": {"family": "mlp"},
+            "search_space": {"units": {"type": "choice", "values": [16, 8]}},
+            "strategy": {"name": "grid", "max_consecutive_failed_trials": 5},
+            "training": {"epochs": 1000}, "trial_time_limit_s": 2}
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = storage.list_trials(run_id)
+    assert len(trials) == 2  # the run carried on after the first trial failed
+    for t in trials:
+        assert t.status is TrialStatus.FAILED
+        assert t.message.startswith("ran past the per-trial time limit of 2 s")
+        assert 0 < t.epochs_done < 1000
+    assert storage.get_run(run_id).status is RunStatus.FAILED
+
+
+def test_grid_search_finishes_every_point_across_worker_recycling(tmp_path):
+    # KerasTuner's own grid oracle forgets its frontier when reloaded; ours rebuilds it.
+    spec = {"name": "grid recycled", "seed": 1, "data": {"source": "sklearn", "name": "iris"},
+            "model": {"family": "knn"},
+            "search_space": {"n_neighbors": {"type": "choice", "values": [1, 3, 5, 7, 9]}},
+            "strategy": {"name": "grid", "recycle_every": 2}}
+    storage, run_id, result = run_spec(tmp_path, spec)
+    assert result.returncode == 0, result.stderr[-2000:]
+    trials = storage.list_trials(run_id)
+    assert sorted(t.hyperparameters["n_neighbors"] for t in trials) == [1, 3, 5, 7, 9]
+    assert len({t.worker for t in trials}) == 3  # three workers: 2 + 2 + 1 trials
+    assert all(t.status is TrialStatus.COMPLETED for t in trials)
