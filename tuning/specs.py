@@ -429,7 +429,7 @@ def _check_range(c: _Checker, field: str, hp: dict[str, Any], kind: str) -> dict
     if "default" in hp:
         default = hp["default"]
         if not _is_number(default) or not low <= default <= high:
-            c.fail(f"{field}.default", f"must be a number between min and max", default)
+            c.fail(f"{field}.default", "must be a number between min and max", default)
         else:
             out["default"] = int(default) if kind == "int" else float(default)
     return out

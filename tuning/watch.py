@@ -8,7 +8,7 @@ One added line::
 
 Contract:
 - ``watch`` returns the very tuner it was given, its class swapped for a subclass of
-  its own class built by ``executor.recording_tuner_class``: the engine's recording,
+  its own class built by ``recording.recording_tuner_class``: the engine's recording,
   stop and cancel machinery, unchanged. The search itself is the user's: no seeds are
   set, no callbacks replaced, nothing about training changes (except that a trial no
   longer fails for want of ``tensorboard``, see ``executor``).
@@ -249,7 +249,7 @@ def _close(storage: Storage, run_id: int, status: RunStatus, error: str | None =
 
 def _search(tuner: Any, search: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     """``search`` inside a run: open it, heartbeat, record, and close it as it ended."""
-    from .executor import _failure_summary, _Heartbeat
+    from .recording import _failure_summary, _Heartbeat
 
     session: _Session = tuner._watch
     storage = session.storage
@@ -336,7 +336,7 @@ def _watched_class(base: type) -> type:
         return _CLASSES[base]
     import keras_tuner as kt
 
-    from .executor import recording_tuner_class
+    from .recording import recording_tuner_class
 
     recording = recording_tuner_class(base)
 
