@@ -22,6 +22,8 @@ import threading
 import time
 from contextlib import contextmanager
 from types import MappingProxyType
+
+import orjson
 from typing import Any, Iterator, Mapping
 
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
@@ -483,4 +485,4 @@ class Storage:
         # Metrics are a flat mapping of numbers: no recursive freeze needed (hot path:
         # a live page's first read can be 100,000 epochs).
         return Epoch(row[0], row[1], row[2], row[3], row[4],
-                     MappingProxyType(json.loads(row[5])), row[6])
+                     MappingProxyType(orjson.loads(row[5])), row[6])
