@@ -210,22 +210,21 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
 
     if spec["strategy"]["name"] in TOOLS:
         return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
+    if spec["strategy"].get("workers", 1) > 1:
+        from .distributed import become_chief
+
+        become_chief(spec)
     tuner = build_tuner(spec, dataset, folder)
     tuner.setup_recording(storage, run_id, spec, worker_name,
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),
                           time_spent_s=_time_spent(storage, run_id))
+    if spec["strategy"].get("workers", 1) > 1:
+        return _coordinate(storage, run_id, spec, tuner, dataset, folder)
     if spec["strategy"]["name"] == "hyperband":
         # Hyperband's trial count is its own; keep the stored total honest.
         storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
     try:
-        if spec["model"]["family"] == "mlp":
-            tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
-                         validation_data=(dataset.x_val, dataset.y_val), verbose=0,
-                         callbacks=_callbacks(spec))
-        else:
-            x = np.concatenate([dataset.x_train, dataset.x_val])
-            y = np.concatenate([dataset.y_train, dataset.y_val])
-            tuner.search(x, y)
+        _search(tuner, spec, dataset)
     except tuner.stop_types as reason:
         stop_cls, limit_cls, recycle_cls = tuner.stop_types
         if isinstance(reason, recycle_cls):
@@ -241,11 +240,61 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
         traceback.print_exc()
         storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
         return EXIT_DONE
+    return _finish(storage, run_id, spec, tuner, dataset, folder, RunStatus.COMPLETED)
+
+
+def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dataset: Any,
+                folder: str) -> int:
+    """Chief of a distributed run: serve the oracle, supervise the workers, record the end."""
+    from .distributed import coordinate
+
+    tuner._reconcile_after_reload()
+    try:
+        status = coordinate(storage, run_id, spec, tuner, folder)
+    except Exception as exc:
+        traceback.print_exc()
+        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
+        return EXIT_DONE
+    return _finish(storage, run_id, spec, tuner, dataset, folder, status)
+
+
+def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dataset: Any,
+            folder: str, status: RunStatus) -> int:
     trials = storage.list_trials(run_id)
-    if trials and not any(t.status is TrialStatus.COMPLETED for t in trials):
+    if status is RunStatus.COMPLETED and trials and not any(
+            t.status is TrialStatus.COMPLETED for t in trials):
         last = trials[-1].message or "see the trials' messages"
         storage.finish_run(run_id, RunStatus.FAILED, error=f"no trial completed; last error: {last}")
         return EXIT_DONE
-    _save_best_model(tuner, spec, dataset, folder)
-    storage.finish_run(run_id, RunStatus.COMPLETED)
+    if status is RunStatus.COMPLETED:
+        _save_best_model(tuner, spec, dataset, folder)
+    storage.finish_run(run_id, status)
     return EXIT_DONE
+
+
+def execute_worker(storage: Storage, run_id: int, tuner_id: str) -> int:
+    """One worker of a distributed run: trials come from the chief (KERASTUNER_* env)."""
+    import socket
+
+    spec = _thaw(storage.get_run(run_id).spec)
+    folder = str(run_dir(storage.path, run_id))
+    dataset = load_dataset(spec["data"], int(spec["seed"]))
+    tuner = build_tuner(spec, dataset, folder)
+    tuner.setup_recording(storage, run_id, spec, f"{tuner_id}@{socket.gethostname()}:{os.getpid()}",
+                          recycle_after=int(spec["strategy"].get("recycle_every", 25)),
+                          time_spent_s=_time_spent(storage, run_id))
+    try:
+        _search(tuner, spec, dataset)
+    except tuner.stop_types as reason:
+        return EXIT_RECYCLE if isinstance(reason, tuner.stop_types[2]) else EXIT_DONE
+    return EXIT_DONE
+
+
+def _search(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
+    if spec["model"]["family"] == "mlp":
+        tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
+                     validation_data=(dataset.x_val, dataset.y_val), verbose=0,
+                     callbacks=_callbacks(spec))
+    else:
+        tuner.search(np.concatenate([dataset.x_train, dataset.x_val]),
+                     np.concatenate([dataset.y_train, dataset.y_val]))

@@ -164,7 +164,10 @@ def recording_tuner_class(base: type) -> type:
             if self._time_budget and spent >= self._time_budget:
                 raise TimeLimitReached(
                     f"time limit of {self._time_budget:g} s reached after {spent:.0f} s")
-            remaining = self.oracle.remaining_trials()
+            try:
+                remaining = self.oracle.remaining_trials()
+            except AttributeError:  # a distributed worker's oracle client cannot tell
+                remaining = None
             if self._trials_here >= self._recycle_after and (remaining is None or remaining > 0):
                 raise Recycle("worker recycled")
 
@@ -230,10 +233,14 @@ def recording_tuner_class(base: type) -> type:
 
         def on_trial_end(self, trial):
             self._trial_started = None
-            super().on_trial_end(trial)
-            self._trials_here += 1
-            self._record_end(self.oracle.get_trial(trial.trial_id), self._db_trial_id,
-                             cancelled=self._cancelled)
+            try:
+                # Raises when this trial is one failure too many in a row
+                # (max_consecutive_failed_trials): record it as failed all the same.
+                super().on_trial_end(trial)
+            finally:
+                self._trials_here += 1
+                self._record_end(self.oracle.get_trial(trial.trial_id), self._db_trial_id,
+                                 cancelled=self._cancelled)
 
         # -- pruning -----------------------------------------------------------------
         def _load_reference(self) -> None:
@@ -319,6 +326,8 @@ def recording_tuner_class(base: type) -> type:
             finished trial runs twice and none is missing.
             """
             oracle = self.oracle
+            if not hasattr(oracle, "trials"):
+                return  # a distributed worker: the chief reconciles
             self._close_timed_out_trials()
             finished = {tid for tid, t in oracle.trials.items()
                         if t.status in ("COMPLETED", "FAILED")}

@@ -231,7 +231,8 @@ def _check_data(c: _Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]
         if not isinstance(target, str) or not target:
             c.fail("data.target", "is required for a CSV source (the column to predict)", target)
         out["target"] = target
-        inferred = _inspect_csv_task(c, out.get("path"), target, task)
+        readable = out.get("path") and _check_csv_location(c, out["path"])
+        inferred = _inspect_csv_task(c, out["path"] if readable else None, target, task)
     if source == "keras" and task == "regression":
         c.fail("data.task", f"must be classification for Keras data set {out.get('name')}", task)
     out["task"] = inferred if task == "auto" else task
@@ -242,6 +243,20 @@ def _check_data(c: _Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]
     out["max_rows"] = None if max_rows is None else c.integer("data.max_rows", max_rows, 10)
     effective_task = out["task"] if out["task"] != "auto" else "classification"
     return out, effective_task
+
+
+def _check_csv_location(c: _Checker, path: str) -> bool:
+    """A CSV is read only from the project's data folders (see ``paths.data_roots``): a
+    spec must not point the dashboard at any file of the machine. Never reads the file."""
+    from .paths import outside_data_roots
+
+    roots = outside_data_roots(path)
+    if roots is None:
+        return True
+    c.fail("data.path", "must be a file inside " + ", ".join(str(r) for r in roots)
+           + "; upload the file, copy it into one of these folders, or add its folder to "
+           "TUNING_DATA_DIRS", path)
+    return False
 
 
 def _inspect_csv_task(c: _Checker, path: str | None, target: Any, task: str) -> str:
@@ -488,7 +503,7 @@ def _range_repr(hp: dict[str, Any]) -> Any:
 STRATEGY_FIELDS = ("name", "max_trials", "executions_per_trial", "max_epochs", "factor",
                    "hyperband_iterations", "num_initial_points", "alpha", "beta", "cv_folds",
                    "max_consecutive_failed_trials", "recycle_every", "order", "samples",
-                   "combine", "pruning")
+                   "combine", "pruning", "workers", "chief_host", "chief_port")
 PRUNING_FIELDS = ("warmup_epochs", "min_trials")
 PRUNABLE = ("random", "bayesian", "grid", "random_sampling")
 
@@ -520,6 +535,7 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
         out.update(TOOLS[name].check()(c, strategy, kind, space, out))
         return out
     out["pruning"] = _check_pruning(c, get("pruning"), name, kind)
+    out.update(_check_workers(c, strategy))
     if name == "sequential":
         out["order"], out["max_trials"] = _check_sequential(c, get("order"), space)
         return out
@@ -560,6 +576,21 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
                                                   get("num_initial_points"), 1, MAX_TRIALS_LIMIT)
         out["alpha"] = c.number("strategy.alpha", get("alpha", 1e-4), 0, 1, low_open=True)
         out["beta"] = c.number("strategy.beta", get("beta", 2.6), 0, 100, low_open=True)
+    return out
+
+
+def _check_workers(c: _Checker, strategy: dict[str, Any]) -> dict[str, Any]:
+    """Parallel trials on KerasTuner's chief/worker engine (see ``distributed``)."""
+    out: dict[str, Any] = {"workers": c.integer("strategy.workers", strategy.get("workers", 1),
+                                                1, 64)}
+    host = strategy.get("chief_host", "127.0.0.1")
+    if not isinstance(host, str) or not host or any(ch.isspace() for ch in host):
+        c.fail("strategy.chief_host", "must be a host name or IP address to serve the oracle on "
+               "(127.0.0.1 keeps it on this machine)", host)
+    out["chief_host"] = host
+    port = strategy.get("chief_port")
+    out["chief_port"] = None if port is None else c.integer("strategy.chief_port", port, 1024,
+                                                            65535)
     return out
 
 

@@ -19,12 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tuning.worker")
     parser.add_argument("run_id", type=int)
     parser.add_argument("--db", required=True)
+    parser.add_argument("--tuner-id", help="join a distributed run as this KerasTuner worker")
+    parser.add_argument("--chief", help="HOST:PORT of the distributed run's chief oracle")
     args = parser.parse_args(argv)
     try:
         storage = Storage(args.db)
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.tuner_id:
+        return _join(storage, args)
     if not storage.claim_run(args.run_id, os.getpid()):
         print(f"run {args.run_id} is not queued (another worker has it, or it was stopped)",
               file=sys.stderr)
@@ -38,6 +42,20 @@ def main(argv: list[str] | None = None) -> int:
     from .executor import execute_run
 
     return execute_run(storage, args.run_id, worker_name=f"{socket.gethostname()}:{os.getpid()}")
+
+
+def _join(storage: Storage, args: argparse.Namespace) -> int:
+    """A distributed worker: the chief owns the run; this process only runs trials."""
+    if not args.chief or ":" not in args.chief:
+        print("error: --chief HOST:PORT is required with --tuner-id", file=sys.stderr)
+        return 2
+    host, port = args.chief.rsplit(":", 1)
+    os.environ.update({"KERASTUNER_TUNER_ID": args.tuner_id, "KERASTUNER_ORACLE_IP": host,
+                       "KERASTUNER_ORACLE_PORT": port})
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .executor import execute_worker
+
+    return execute_worker(storage, args.run_id, args.tuner_id)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,147 @@
+"""Parallel trials on KerasTuner's own chief/worker engine.
+
+A run whose spec asks for ``strategy.workers`` > 1 is executed by a coordinator (the
+worker process the engine launched): it builds the tuner as KerasTuner's *chief*, serves
+the oracle over gRPC on ``strategy.chief_host`` (loopback by default), and starts N
+worker processes (``KERASTUNER_TUNER_ID=tuner<i>``). Each worker runs trials proposed by
+the chief and records every epoch into the database itself, with the same hooks as a
+single-process run; trials carry the worker's name.
+
+A worker that dies is started again under the same tuner id: KerasTuner's oracle hands
+an id its unfinished trial first, so that trial is retried and the others go on. After
+``MAX_RESTARTS`` the trial is failed instead. Stop and resume work as for single runs.
+
+Imports TensorFlow and gRPC: worker processes only.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent import futures
+from typing import Any, Mapping
+
+from storage import RunStatus, Storage, TrialStatus
+
+from .paths import PROJECT_ROOT
+
+MAX_RESTARTS = 3
+EXIT_RECYCLE = 75  # keep in step with recording.EXIT_RECYCLE
+POLL_S = 0.2
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def chief_env(tuner_id: str, host: str, port: int) -> dict[str, str]:
+    return {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
+            "KERASTUNER_ORACLE_PORT": str(port)}
+
+
+def serve_oracle(oracle: Any, host: str, port: int) -> Any:
+    """Serve ``oracle`` like KerasTuner's chief, without its blocking loop (we supervise)."""
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    if server.add_insecure_port(f"{host}:{port}") == 0:
+        raise RuntimeError(f"cannot serve the oracle on {host}:{port}; pick another "
+                           "strategy.chief_host or free the port")
+    server.start()
+    return server
+
+
+def spawn_worker(db_path: str, run_id: int, tuner_id: str, host: str, port: int,
+                 log_path: str) -> subprocess.Popen:
+    env = {**os.environ, **chief_env(tuner_id, host, port),
+           # Two workers on two cores: one thread each keeps them from fighting.
+           "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tuning.worker", "--db", db_path, str(run_id),
+             "--tuner-id", tuner_id, "--chief", f"{host}:{port}"],
+            cwd=str(PROJECT_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+    finally:
+        log.close()
+
+
+def become_chief(spec: Mapping[str, Any]) -> tuple[str, int]:
+    """Pick the oracle's address and mark this process as KerasTuner's chief.
+
+    Call before building the tuner: KerasTuner reads these variables when it is built.
+    """
+    strategy = spec["strategy"]
+    host = strategy.get("chief_host", "127.0.0.1")
+    port = int(strategy.get("chief_port") or free_port(host))
+    os.environ.update(chief_env("chief", host, port))
+    return host, port
+
+
+def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: Any,
+               folder: str) -> RunStatus:
+    """Serve the chief oracle and keep N workers going until the search ends."""
+    strategy = spec["strategy"]
+    host = os.environ["KERASTUNER_ORACLE_IP"]
+    port = int(os.environ["KERASTUNER_ORACLE_PORT"])
+    tuner.save()
+    server = serve_oracle(tuner.oracle, host, port)
+    ids = [f"tuner{i}" for i in range(int(strategy["workers"]))]
+    log = os.path.join(folder, "workers.log")
+    procs = {tid: spawn_worker(storage.path, run_id, tid, host, port, log) for tid in ids}
+    restarts = {tid: 0 for tid in ids}
+    done: set[str] = set()
+    try:
+        while len(done) < len(ids):
+            time.sleep(POLL_S)
+            for tid, proc in procs.items():
+                if tid in done or proc.poll() is None:
+                    continue
+                if proc.returncode == 0:
+                    done.add(tid)
+                elif proc.returncode == EXIT_RECYCLE:  # retired to free memory: not a failure
+                    procs[tid] = spawn_worker(storage.path, run_id, tid, host, port, log)
+                elif restarts[tid] < MAX_RESTARTS and not storage.control_flags(run_id)[0]:
+                    restarts[tid] += 1
+                    procs[tid] = spawn_worker(storage.path, run_id, tid, host, port, log)
+                else:
+                    _fail_ongoing_trial(storage, run_id, tuner.oracle, tid, proc.returncode)
+                    done.add(tid)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        server.stop(0)
+    if storage.control_flags(run_id)[0]:
+        return RunStatus.STOPPED
+    return RunStatus.COMPLETED
+
+
+def _fail_ongoing_trial(storage: Storage, run_id: int, oracle: Any, tuner_id: str,
+                        code: int) -> None:
+    """A worker that keeps dying gives up its trial, so the chief is not left waiting."""
+    trial = oracle.ongoing_trials.get(tuner_id)
+    if trial is None:
+        return
+    message = (f"worker {tuner_id} exited with code {code} {MAX_RESTARTS + 1} times while "
+               "running this trial")
+    trial.status = "FAILED"
+    trial.message = message
+    try:
+        oracle.end_trial(trial)
+    except RuntimeError:
+        pass  # over the consecutive-failure limit: the run ends as failed below
+    try:
+        record = storage.get_trial_by_key(run_id, trial.trial_id)
+        storage.finish_trial(record.id, TrialStatus.FAILED, message=message)
+    except Exception:
+        pass
