@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="delete a run and its files")
     p.add_argument("run_id", type=int)
     p.set_defaults(handler=_delete)
+    p = sub.add_parser("worker-command", help="print the command that adds a worker on "
+                                              "another machine to a distributed run")
+    p.add_argument("run_id", type=int)
+    p.set_defaults(handler=_worker_command)
     p = sub.add_parser("list", help="list runs")
     p.set_defaults(handler=_list)
     p = sub.add_parser("show", help="show one run and its best trials")
@@ -210,6 +214,24 @@ def _cancel(storage: Storage, args: argparse.Namespace) -> int:
 def _delete(storage: Storage, args: argparse.Namespace) -> int:
     control.delete_run(storage, args.run_id)
     print(f"run {args.run_id} deleted")
+    return EXIT_OK
+
+
+def _worker_command(storage: Storage, args: argparse.Namespace) -> int:
+    from .distributed import join_command
+    from .paths import run_dir
+
+    run = storage.get_run(args.run_id)
+    if run.spec.get("strategy", {}).get("workers", 1) < 2 or run.status is not RunStatus.RUNNING:
+        print(f"error: run {run.id} is not a running distributed run (strategy.workers >= 2)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        print(join_command(str(run_dir(storage.path, run.id))))
+    except OSError:
+        print(f"error: run {run.id} has not started its chief yet; try again in a moment",
+              file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

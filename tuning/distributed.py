@@ -15,6 +15,7 @@ Imports TensorFlow and gRPC: worker processes only.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from storage import RunStatus, Storage, TrialStatus
 from .paths import PROJECT_ROOT
 
 MAX_RESTARTS = 3
+REMOTE_STALL_S = 900.0
 EXIT_RECYCLE = 75  # keep in step with recording.EXIT_RECYCLE
 POLL_S = 0.2
 
@@ -95,6 +97,7 @@ def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: An
     port = int(os.environ["KERASTUNER_ORACLE_PORT"])
     tuner.save()
     server = serve_oracle(tuner.oracle, host, port)
+    relay = _start_relay(storage, run_id, strategy, host, port, folder)
     ids = [f"tuner{i}" for i in range(int(strategy["workers"]))]
     log = os.path.join(folder, "workers.log")
     procs = {tid: spawn_worker(storage.path, run_id, tid, host, port, log) for tid in ids}
@@ -116,24 +119,68 @@ def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: An
                 else:
                     _fail_ongoing_trial(storage, run_id, tuner.oracle, tid, proc.returncode)
                     done.add(tid)
+        _wait_for_remote_workers(storage, run_id, tuner.oracle)
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.terminate()
         server.stop(0)
+        relay.stop()
     if storage.control_flags(run_id)[0]:
         return RunStatus.STOPPED
     return RunStatus.COMPLETED
 
 
+def _wait_for_remote_workers(storage: Storage, run_id: int, oracle: Any) -> None:
+    """Workers started on other machines may still hold trials: let them finish.
+
+    A remote trial with no new epoch for ``REMOTE_STALL_S`` is failed (its worker is gone).
+    """
+    while oracle.ongoing_trials and not storage.control_flags(run_id)[0]:
+        time.sleep(POLL_S)
+        for tuner_id, trial in list(oracle.ongoing_trials.items()):
+            try:
+                record = storage.get_trial_by_key(run_id, trial.trial_id)
+            except Exception:
+                continue
+            epochs = storage.list_epochs(run_id, record.id)
+            last = epochs[-1].created_at if epochs else (record.started_at or time.time())
+            if time.time() - last > REMOTE_STALL_S:
+                _fail_ongoing_trial(storage, run_id, oracle, tuner_id, -1,
+                                    f"no epoch from remote worker {tuner_id} for "
+                                    f"{REMOTE_STALL_S:.0f} s; it is presumed gone")
+
+
+def _start_relay(storage: Storage, run_id: int, strategy: Mapping[str, Any], host: str,
+                 port: int, folder: str) -> Any:
+    """Serve the recording relay for workers on other machines; write how to join."""
+    from .relay import Relay
+
+    relay = Relay(storage, run_id, host, int(strategy.get("relay_port") or 0)).start()
+    command = (f"python -m tuning.worker {run_id} --tuner-id tuner<N> --chief {host}:{port} "
+               f"--relay {relay.url} --token {relay.token}")
+    path = os.path.join(folder, "relay.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"chief": f"{host}:{port}", "relay": relay.url, "token": relay.token,
+                   "command": command}, fh)
+    os.chmod(path, 0o600)  # the token lets its holder write to this run
+    return relay
+
+
+def join_command(folder: str) -> str:
+    """The command that starts one more worker for a running distributed run."""
+    with open(os.path.join(folder, "relay.json"), encoding="utf-8") as fh:
+        return json.load(fh)["command"]
+
+
 def _fail_ongoing_trial(storage: Storage, run_id: int, oracle: Any, tuner_id: str,
-                        code: int) -> None:
+                        code: int, message: str | None = None) -> None:
     """A worker that keeps dying gives up its trial, so the chief is not left waiting."""
     trial = oracle.ongoing_trials.get(tuner_id)
     if trial is None:
         return
-    message = (f"worker {tuner_id} exited with code {code} {MAX_RESTARTS + 1} times while "
-               "running this trial")
+    message = message or (f"worker {tuner_id} exited with code {code} {MAX_RESTARTS + 1} "
+                          "times while running this trial")
     trial.status = "FAILED"
     trial.message = message
     try:

@@ -272,12 +272,17 @@ def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dat
     return EXIT_DONE
 
 
-def execute_worker(storage: Storage, run_id: int, tuner_id: str) -> int:
-    """One worker of a distributed run: trials come from the chief (KERASTUNER_* env)."""
+def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None = None) -> int:
+    """One worker of a distributed run: trials come from the chief (KERASTUNER_* env).
+
+    ``storage`` is the database itself on the chief's machine, or a ``relay.RemoteStorage``
+    on another machine (then ``folder`` is a local folder for KerasTuner's files).
+    """
     import socket
 
     spec = _thaw(storage.get_run(run_id).spec)
-    folder = str(run_dir(storage.path, run_id))
+    folder = folder or str(run_dir(storage.path, run_id))
+    os.makedirs(folder, exist_ok=True)
     dataset = load_dataset(spec["data"], int(spec["seed"]))
     tuner = build_tuner(spec, dataset, folder)
     tuner.setup_recording(storage, run_id, spec, f"{tuner_id}@{socket.gethostname()}:{os.getpid()}",

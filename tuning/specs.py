@@ -503,7 +503,7 @@ def _range_repr(hp: dict[str, Any]) -> Any:
 STRATEGY_FIELDS = ("name", "max_trials", "executions_per_trial", "max_epochs", "factor",
                    "hyperband_iterations", "num_initial_points", "alpha", "beta", "cv_folds",
                    "max_consecutive_failed_trials", "recycle_every", "order", "samples",
-                   "combine", "pruning", "workers", "chief_host", "chief_port")
+                   "combine", "pruning", "workers", "chief_host", "chief_port", "relay_port")
 PRUNING_FIELDS = ("warmup_epochs", "min_trials")
 PRUNABLE = ("random", "bayesian", "grid", "random_sampling")
 
@@ -590,6 +590,9 @@ def _check_workers(c: _Checker, strategy: dict[str, Any]) -> dict[str, Any]:
     out["chief_host"] = host
     port = strategy.get("chief_port")
     out["chief_port"] = None if port is None else c.integer("strategy.chief_port", port, 1024,
+                                                            65535)
+    port = strategy.get("relay_port")
+    out["relay_port"] = None if port is None else c.integer("strategy.relay_port", port, 1024,
                                                             65535)
     return out
 

@@ -18,10 +18,18 @@ from storage import Storage, StorageError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tuning.worker")
     parser.add_argument("run_id", type=int)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", help="the database (on the chief's machine)")
     parser.add_argument("--tuner-id", help="join a distributed run as this KerasTuner worker")
     parser.add_argument("--chief", help="HOST:PORT of the distributed run's chief oracle")
+    parser.add_argument("--relay", help="URL of the chief's recording relay (another machine)")
+    parser.add_argument("--token", help="the run's relay token (relay.json in its folder)")
+    parser.add_argument("--workdir", help="local folder for KerasTuner's files on a remote "
+                                          "worker (default: data/remote-runs/)")
     args = parser.parse_args(argv)
+    if args.relay:
+        return _join_remote(args)
+    if not args.db:
+        parser.error("--db is required (or --relay and --token on another machine)")
     try:
         storage = Storage(args.db)
     except StorageError as exc:
@@ -44,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     return execute_run(storage, args.run_id, worker_name=f"{socket.gethostname()}:{os.getpid()}")
 
 
-def _join(storage: Storage, args: argparse.Namespace) -> int:
+def _join(storage, args: argparse.Namespace, folder: str | None = None) -> int:
     """A distributed worker: the chief owns the run; this process only runs trials."""
     if not args.chief or ":" not in args.chief:
         print("error: --chief HOST:PORT is required with --tuner-id", file=sys.stderr)
@@ -55,7 +63,21 @@ def _join(storage: Storage, args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .executor import execute_worker
 
-    return execute_worker(storage, args.run_id, args.tuner_id)
+    return execute_worker(storage, args.run_id, args.tuner_id, folder)
+
+
+def _join_remote(args: argparse.Namespace) -> int:
+    """A worker on another machine: epochs go to the chief's database through its relay."""
+    if not (args.token and args.tuner_id and args.chief):
+        print("error: --relay needs --token, --tuner-id and --chief", file=sys.stderr)
+        return 2
+    from .paths import DATA_DIR
+    from .relay import RemoteStorage
+
+    storage = RemoteStorage(args.relay, args.token, args.run_id)
+    root = args.workdir or str(DATA_DIR / "remote-runs")
+    folder = os.path.join(root, f"run-{args.run_id}-{args.tuner_id}")
+    return _join(storage, args, folder)
 
 
 if __name__ == "__main__":

@@ -62,3 +62,85 @@ def test_a_worker_killed_mid_trial_is_restarted_and_the_run_completes(tmp_path):
     assert retried.worker != victim.worker  # a fresh process of the same tuner id ran it
     assert retried.worker.split("@")[0] == victim.worker.split("@")[0]
     assert_each_epoch_once(storage, run_id, 12)
+
+
+def test_a_worker_on_another_machine_records_through_the_relay(tmp_path):
+    """A worker started with only the relay's URL and token (no database) adds its trials."""
+    from tuning.paths import run_dir
+
+    db = tmp_path / "t.db"
+    (tmp_path / "spec.json").write_text(json.dumps(spec(trials=6, epochs=4)))
+    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
+                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
+    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    relay_file = run_dir(db, run_id) / "relay.json"
+    wait_for(relay_file.exists, 120, "the chief's relay.json")
+    command = json.loads(relay_file.read_text())["command"].replace("tuner<N>", "tuner9")
+    assert "--db" not in command and "--token" in command
+    args = command.split()[1:] + ["--workdir", str(tmp_path / "remote")]
+    remote = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    assert proc.wait(timeout=400) == 0
+    assert remote.wait(timeout=120) == 0
+    trials = storage.list_trials(run_id)
+    assert len(trials) == 6 and all(t.status is TrialStatus.COMPLETED for t in trials)
+    assert any(t.worker.startswith("tuner9@") for t in trials), [t.worker for t in trials]
+    assert_each_epoch_once(storage, run_id, 4)
+    cli_command = subprocess.run([sys.executable, "-m", "tuning", "--db", str(db),
+                                  "worker-command", str(run_id)], cwd=ROOT, capture_output=True,
+                                 text=True)
+    assert cli_command.returncode == 2 and "not a running distributed run" in cli_command.stderr
+
+
+def test_relay_refuses_a_wrong_token_and_other_runs_trials(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from tuning.relay import Relay, RemoteStorage
+
+    storage = Storage(tmp_path / "t.db")
+    mine = storage.create_run("mine", {"strategy": {"name": "random"}})
+    other = storage.create_run("other", {"strategy": {"name": "random"}})
+    foreign = storage.begin_trial(other.id, "0", 0, {"x": 1})
+    relay = Relay(storage, mine.id, "127.0.0.1").start()
+    try:
+        remote = RemoteStorage(relay.url, relay.token, mine.id)
+        trial = remote.begin_trial(mine.id, "0", 0, {"units": 8}, worker="tuner9@far")
+        remote.record_epoch(trial.id, 0, 0, {"loss": 1.5, "val_loss": float("nan")})
+        assert remote.control_flags(mine.id, trial.id) == (False, False)
+        assert [e.metrics["loss"] for e in storage.list_epochs(mine.id, trial.id)] == [1.5]
+        with pytest.raises(Exception, match="not part of run"):
+            remote.record_epoch(foreign.id, 0, 0, {"loss": 9.0})
+        assert storage.list_epochs(other.id) == []
+        intruder = RemoteStorage(relay.url, "wrong-token", mine.id)
+        with pytest.raises(RuntimeError, match="wrong or missing token"):
+            intruder.list_trials(mine.id)
+    finally:
+        relay.stop()
+
+
+def test_stop_and_resume_a_distributed_run(tmp_path):
+    from tests.tuning.runner import cli
+
+    db = tmp_path / "t.db"
+    (tmp_path / "spec.json").write_text(json.dumps(spec(trials=4, epochs=25)))
+    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
+                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
+    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    wait_for(lambda: len([t for t in storage.list_trials(run_id)
+                          if t.status is TrialStatus.RUNNING and t.epochs_done >= 1]) == 2,
+             180, "both workers mid-trial")
+    assert cli(db, "stop", str(run_id)).returncode == 0
+    assert proc.wait(timeout=120) == 3
+    assert storage.get_run(run_id).status is RunStatus.STOPPED
+    stopped = [t for t in storage.list_trials(run_id) if t.status is TrialStatus.STOPPED]
+    assert len(stopped) == 2
+    result = cli(db, "resume", str(run_id), "--quiet", timeout=400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    trials = storage.list_trials(run_id)
+    assert len(trials) == 4 and all(t.status is TrialStatus.COMPLETED for t in trials)
+    assert_each_epoch_once(storage, run_id, 25)
