@@ -45,6 +45,8 @@ MLP_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "batch_size": 32,
     "l2": 0.0,
+    # Hidden-layer widths (tuning/architecture.py): funnel, constant, or custom (units_i).
+    "shape": "custom",
 }
 MLP_MAX_LAYERS = 16
 

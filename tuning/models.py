@@ -11,6 +11,7 @@ import keras
 import keras_tuner as kt
 
 from . import catalog
+from .architecture import layer_widths
 
 
 def declare(hp: kt.HyperParameters, name: str, definition: Mapping[str, Any]) -> Any:
@@ -56,8 +57,7 @@ def build_mlp(values: Mapping[str, Any], n_features: int, task: str,
     regularizer = keras.regularizers.l2(s["l2"]) if s["l2"] else None
     inputs = keras.Input((n_features,))
     x = inputs
-    for i in range(int(s["num_layers"])):
-        units = int(s.get(f"units_{i}", s["units"]))
+    for i, units in enumerate(layer_widths(s)):
         x = keras.layers.Dense(units, activation=s["activation"], kernel_regularizer=regularizer,
                                name=f"dense_{i}")(x)
         if s["dropout"]:

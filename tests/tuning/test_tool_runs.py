@@ -1,0 +1,138 @@
+"""The deep-learning tools end to end: each runs through the CLI in a worker process and
+records its trials, epochs and files like any run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storage import RunStatus, TrialStatus
+from tests.tuning.runner import run_spec
+from tuning.architecture import count_parameters, layer_widths
+from tuning.lr_finder import follow_up_spec
+from tuning.paths import run_dir
+from tuning.specs import validate_spec
+
+pytestmark = pytest.mark.slow
+
+DIGITS = {"source": "sklearn", "name": "digits", "validation_split": 0.2}
+
+
+def digits_spec(strategy: dict, space: dict | None = None, **training) -> dict:
+    return {"name": f"digits {strategy['name']}", "seed": 3, "data": dict(DIGITS),
+            "model": {"family": "mlp"},
+            "search_space": space or {"num_layers": {"type": "fixed", "value": 2},
+                                      "units": {"type": "fixed", "value": 32}},
+            "strategy": strategy, "training": {"epochs": 2, "batch_size": 32, **training}}
+
+
+def completed(storage, run_id: int, result) -> list:
+    run = storage.get_run(run_id)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert run.status is RunStatus.COMPLETED, (run.error, result.stderr[-3000:])
+    return storage.list_trials(run_id)
+
+
+def test_range_test_finds_where_a_real_model_diverges(tmp_path):
+    spec = digits_spec({"name": "lr_range_test", "steps": 100})
+    storage, run_id, result = run_spec(tmp_path, spec)
+    (trial,) = completed(storage, run_id, result)
+    epochs = storage.list_epochs(run_id)
+    lrs = [e.metrics["lr"] for e in epochs]
+    assert lrs == sorted(lrs) and lrs[0] == pytest.approx(1e-6)
+    assert all({"lr", "loss", "smoothed_loss"} <= set(e.metrics) for e in epochs)
+    metrics = trial.metrics
+    # Adam on digits: the loss turns between 1e-2 and 0.3
+    assert 1e-2 <= metrics["diverge_lr"] <= 0.3
+    assert metrics["suggested_lr"] == pytest.approx(metrics["diverge_lr"] / 2)
+    assert "starts to diverge" in trial.message
+    assert trial.score is None and trial.hyperparameters["steps"] == 100
+    follow = validate_spec(follow_up_spec(storage.get_run(run_id).spec,
+                                          metrics["suggested_lr"]))
+    assert follow["search_space"]["learning_rate"]["min"] < metrics["suggested_lr"]
+
+
+def test_batch_size_study_records_time_per_epoch(tmp_path):
+    spec = digits_spec({"name": "batch_size_study", "batch_sizes": [16, 128],
+                        "scale_learning_rate": True, "base_batch_size": 32},
+                       {"units": {"type": "fixed", "value": 32},
+                        "learning_rate": {"type": "fixed", "value": 0.002}}, epochs=3)
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = completed(storage, run_id, result)
+    assert [(t.hyperparameters["batch_size"], t.hyperparameters["learning_rate"])
+            for t in trials] == [(16, pytest.approx(0.001)), (128, pytest.approx(0.008))]
+    for t in trials:
+        epochs = storage.list_epochs(run_id, t.id)
+        assert len(epochs) == 3 and all(e.metrics["epoch_time_s"] > 0 for e in epochs)
+        steady = [e.metrics["epoch_time_s"] for e in epochs][1:]
+        assert t.metrics["mean_epoch_time_s"] == pytest.approx(sum(steady) / len(steady))
+        assert t.metrics["final_score"] == pytest.approx(epochs[-1].metrics["val_accuracy"])
+        assert t.score == pytest.approx(max(e.metrics["val_accuracy"] for e in epochs))
+
+
+def test_transfer_freezes_exactly_the_layers_asked_for(tmp_path):
+    spec = digits_spec({"name": "transfer_learning", "frozen_layers": [0, 1, 2],
+                        "source": {"classes": [0, 1, 2, 3, 4], "epochs": 3},
+                        "target_rows": 200})
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = {t.trial_key: t for t in completed(storage, run_id, result)}
+    assert set(trials) == {"frozen-0-lr-0.001", "frozen-1-lr-0.001", "frozen-2-lr-0.001",
+                           "scratch"}
+    # 64 features -> 32 -> 32 -> 5 target classes (digits 5-9)
+    first, second, head = 64 * 32 + 32, 32 * 32 + 32, 32 * 5 + 5
+    expected = {"frozen-0-lr-0.001": (first + second + head, 0),
+                "frozen-1-lr-0.001": (second + head, first),
+                "frozen-2-lr-0.001": (head, first + second),
+                "scratch": (first + second + head, 0)}
+    for key, (trainable, frozen) in expected.items():
+        m = trials[key].metrics
+        assert (m["trainable_params"], m["non_trainable_params"]) == (trainable, frozen), key
+        assert m["target_train_rows"] == 200 and m["source_val_accuracy"] > 0.8
+    assert trials["scratch"].hyperparameters["init"] == "scratch"
+    source = run_dir(storage.path, run_id) / "source_model.keras"
+    assert source.is_file()
+
+    # the saved source model, loaded from its file with safe mode on, serves another run
+    again = digits_spec({"name": "transfer_learning", "frozen_layers": [1],
+                         "source": {"path": str(source)}, "baseline": False}, epochs=1)
+    storage2, run2, result2 = run_spec(tmp_path, again, "again.db")
+    (trial,) = completed(storage2, run2, result2)
+    # the whole data set now: a head for 10 classes on the 5-class body
+    assert trial.metrics["trainable_params"] == second + 32 * 10 + 10
+    assert trial.metrics["non_trainable_params"] == first
+
+
+def test_mlp_trials_record_their_parameter_count(tmp_path):
+    space = {"num_layers": {"type": "fixed", "value": 3},
+             "units": {"type": "choice", "values": [16, 64]},
+             "shape": {"type": "fixed", "value": "funnel"}}
+    spec = digits_spec({"name": "grid"}, space, epochs=1)
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = completed(storage, run_id, result)
+    counts = {t.hyperparameters["units"]: t.metrics["param_count"] for t in trials}
+    assert counts == {u: count_parameters(layer_widths(
+        {"num_layers": 3, "units": u, "shape": "funnel"}), 64, 10) for u in (16, 64)}
+
+
+def test_lora_with_a_tiny_backbone_tunes_the_rank(tmp_path):
+    spec = {"name": "tiny lora", "seed": 5, "data": dict(DIGITS), "model": {"family": "mlp"},
+            "search_space": {"learning_rate": {"type": "fixed", "value": 0.01}},
+            "strategy": {"name": "lora", "ranks": [2, 8], "sequence_length": 32,
+                         "sample_length": 12},
+            "objective": {"metric": "val_loss", "direction": "min"},
+            "training": {"epochs": 1, "batch_size": 16}}
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = completed(storage, run_id, result)
+    assert [t.hyperparameters["rank"] for t in trials] == [2, 8]
+    assert all(t.status is TrialStatus.COMPLETED for t in trials)
+    low, high = (t.metrics for t in trials)
+    assert 0 < low["trainable_params"] < high["trainable_params"]
+    # adapters on query and value of 2 layers, (hidden + heads * head_dim) * rank each
+    assert high["trainable_params"] == 4 * low["trainable_params"]
+    assert low["non_trainable_params"] == high["non_trainable_params"] > 0
+    assert all(t.metrics["sample"].startswith("The") for t in trials)
+    folder = run_dir(storage.path, run_id)
+    best = json.loads((folder / "best_lora.json").read_text())
+    winner = min(trials, key=lambda t: t.score)
+    assert best["rank"] == winner.hyperparameters["rank"]
+    assert (folder / "best.lora.h5").stat().st_size > 0
