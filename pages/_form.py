@@ -130,7 +130,8 @@ OPTION_KEYS = {"max_trials": "f_max_trials", "executions_per_trial": "f_executio
                "num_initial_points": "f_num_initial", "alpha": "f_alpha", "beta": "f_beta",
                "max_epochs": "f_max_epochs", "factor": "f_factor",
                "hyperband_iterations": "f_hb_iterations", "cv_folds": "f_cv_folds",
-               "max_consecutive_failed_trials": "f_max_failures", "recycle_every": "f_recycle"}
+               "max_consecutive_failed_trials": "f_max_failures", "recycle_every": "f_recycle",
+               "samples": "f_samples", "workers": "f_workers"}
 
 
 def option_widgets(strategy: str) -> dict[str, tuple[str, Any, dict[str, Any]]]:
@@ -151,6 +152,8 @@ def option_widgets(strategy: str) -> dict[str, tuple[str, Any, dict[str, Any]]]:
         "hyperband_iterations": ("Hyperband iterations", 1,
                                  dict(min_value=1, max_value=100, step=1)),
         "cv_folds": ("Cross-validation folds", 3, dict(min_value=2, max_value=20, step=1)),
+        "samples": ("Samples (per hyperparameter when combined)", 10,
+                    dict(min_value=1, step=1)),
     }
     if strategy == "grid":
         widgets["max_trials"] = ("Max trials (empty: every combination)", None,
@@ -183,4 +186,18 @@ def form_state(spec: dict[str, Any]) -> dict[str, Any]:
         out["f_batch_size"] = training.get("batch_size", 32)
     limit = spec.get("time_limit_s")
     out["f_time_limit_min"] = None if limit is None else float(limit) / 60
+    out["f_trial_limit_s"] = spec.get("trial_time_limit_s")
+    out["f_order"] = list(strategy.get("order") or [])
+    out["f_combine"] = bool(strategy.get("combine", False))
+    out["f_chief_host"] = strategy.get("chief_host", "127.0.0.1")
+    pruning = strategy.get("pruning") or {}
+    out["f_pruning"] = bool(pruning)
+    out["f_prune_warmup"] = pruning.get("warmup_epochs", 2)
+    out["f_prune_min_trials"] = pruning.get("min_trials", 3)
+    early = training.get("early_stopping") or {}
+    out["f_early"] = bool(early)
+    out["f_es_monitor"] = early.get("monitor", "val_loss")
+    out["f_es_patience"] = early.get("patience", 3)
+    out["f_es_min_delta"] = float(early.get("min_delta", 0.0))
+    out["f_es_restore"] = bool(early.get("restore_best_weights", True))
     return out

@@ -16,6 +16,7 @@ from storage import StorageError
 from tuning import catalog
 from tuning.control import queue_race, queue_run
 from tuning.datasets import DataError
+from tuning.estimates import run_cost
 from tuning.paths import uploads_dir
 from tuning.specs import Problem, SpecError, validate_spec
 
@@ -25,6 +26,7 @@ state = st.session_state
 SOURCES = {"sklearn": "Bundled (scikit-learn)", "keras": "Keras cache", "csv": "Upload a CSV"}
 # Which section of the form shows a problem, by the first segment of its field.
 SECTION_OF = {"name": "budget", "seed": "budget", "time_limit_s": "budget", "training": "budget",
+              "trial_time_limit_s": "budget",
               "objective": "objective", "data": "data", "model": "model",
               "search_space": "search_space", "strategy": "strategy", "spec": "budget"}
 
@@ -220,9 +222,9 @@ strategy_name = st.selectbox("Strategy", strategies, key="f_strategy",
                              format_func=lambda s: catalog.STRATEGIES[s].label)
 st.caption(catalog.STRATEGIES[strategy_name].when)
 strategy: dict[str, Any] = {"name": strategy_name}
-options = list(catalog.STRATEGIES[strategy_name].options) + (
-    ["cv_folds"] if kind == "sklearn" else [])
 widgets = option_widgets(strategy_name)
+options = [o for o in catalog.STRATEGIES[strategy_name].options if o in widgets] + (
+    ["cv_folds"] if kind == "sklearn" else [])
 columns = st.columns(max(1, len(options)))
 for column, option in zip(columns, options):
     label, start, kwargs = widgets[option]
@@ -230,6 +232,40 @@ for column, option in zip(columns, options):
     value = column.number_input(label, key=OPTION_KEYS[option], **kwargs)
     if value is not None:
         strategy[option] = value
+if strategy_name == "sequential":
+    default("f_order", [])
+    state["f_order"] = [n for n in state["f_order"] if n in space]
+    strategy["order"] = st.multiselect(
+        "Stages, in order (one hyperparameter each)", list(space), key="f_order",
+        help="Stage 1 tunes the first with the others at their defaults; each later stage "
+             "keeps the winners of the stages before it.")
+if strategy_name == "random_sampling":
+    default("f_combine", False)
+    strategy["combine"] = st.checkbox(
+        "Sample each hyperparameter separately and try every combination", key="f_combine")
+if kind == "keras" and strategy_name in ("random", "bayesian", "grid", "random_sampling"):
+    default("f_pruning", False)
+    if st.checkbox("Prune unpromising trials (median rule)", key="f_pruning"):
+        left, right = st.columns(2)
+        default("f_prune_warmup", 2)
+        default("f_prune_min_trials", 3)
+        strategy["pruning"] = {
+            "warmup_epochs": left.number_input("Warm-up epochs", min_value=0, step=1,
+                                               key="f_prune_warmup"),
+            "min_trials": right.number_input("Earlier trials needed to judge", min_value=1,
+                                             step=1, key="f_prune_min_trials")}
+if strategy_name in ("random", "bayesian", "hyperband", "grid", "sequential", "random_sampling"):
+    with st.expander("Parallel workers"):
+        left, right = st.columns(2)
+        default("f_workers", 1)
+        default("f_chief_host", "127.0.0.1")
+        strategy["workers"] = left.number_input(
+            "Worker processes (KerasTuner chief/worker)", min_value=1, max_value=64, step=1,
+            key="f_workers")
+        chief_host = right.text_input("Serve the oracle on", key="f_chief_host",
+                                      help="127.0.0.1 keeps it on this machine")
+        if chief_host.strip() != "127.0.0.1":
+            strategy["chief_host"] = chief_host.strip()
 with st.expander("Failure handling"):
     left, right = st.columns(2)
     for column, (option, label, start) in zip((left, right), (
@@ -265,6 +301,27 @@ if kind == "keras":
 default("f_time_limit_min", None)
 limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_value=0.0,
                                    step=1.0, key="f_time_limit_min")
+default("f_trial_limit_s", None)
+trial_limit = budget[2].number_input("Per-trial limit, seconds (empty: none)", min_value=0.0,
+                                     step=10.0, key="f_trial_limit_s")
+if kind == "keras" and strategy_name in catalog.STRATEGIES and strategy_name != "lora":
+    with st.expander("Early stopping"):
+        default("f_early", False)
+        if st.checkbox("Stop a trial when its monitored metric stops improving", key="f_early"):
+            cols = st.columns(4)
+            monitors = sorted({m for ms in catalog.KERAS_METRICS.values() for m in ms})
+            default("f_es_monitor", "val_loss")
+            default("f_es_patience", 3)
+            default("f_es_min_delta", 0.0)
+            default("f_es_restore", True)
+            training["early_stopping"] = {
+                "monitor": cols[0].selectbox("Monitor", monitors, key="f_es_monitor"),
+                "patience": cols[1].number_input("Patience (epochs)", min_value=0, step=1,
+                                                 key="f_es_patience"),
+                "min_delta": cols[2].number_input("Minimum change", min_value=0.0,
+                                                  format="%g", key="f_es_min_delta"),
+                "restore_best_weights": cols[3].checkbox("Restore best weights",
+                                                         key="f_es_restore")}
 default("f_name", "")
 data_label = data.get("name") or state.get("csv_label") or "csv"
 auto_name = f"{data_label} · {family} · {strategy_name}"
@@ -283,6 +340,7 @@ doc: dict[str, Any] = {
     "strategy": strategy,
     "objective": {"metric": metric},
     "time_limit_s": None if limit_min is None else round(float(limit_min) * 60, 3),
+    "trial_time_limit_s": None if trial_limit is None else float(trial_limit),
 }
 if training:
     doc["training"] = training
@@ -306,6 +364,8 @@ if problems:
 
 # -- what will be queued ---------------------------------------------------------------
 st.divider()
+if spec is not None:
+    st.info(run_cost(spec).describe())
 with st.expander("Spec (JSON)", expanded=False):
     if spec is not None:
         st.caption("Exactly the document that Launch queues.")

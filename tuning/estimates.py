@@ -100,3 +100,33 @@ def memory_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
             f"{human_bytes(size.bytes)} to train, more than the {human_bytes(budget)} allowed "
             "(TUNING_MEMORY_LIMIT_MB, default half this machine's memory); lower the maximum "
             "of units or num_layers")
+
+
+@dataclass(frozen=True)
+class Cost:
+    trials: int | None
+    epochs: int | None  # epochs (Keras) or cross-validation fits (scikit-learn), at most
+
+    def describe(self) -> str:
+        if self.trials is None:
+            return "The number of trials is decided as the run goes."
+        unit = "epochs" if self.epochs is not None else ""
+        text = f"Up to {self.trials} trials"
+        if self.epochs is not None:
+            text += f", {self.epochs:,} {unit} of training in all"
+        return text + "."
+
+
+def run_cost(spec: Mapping[str, Any]) -> Cost:
+    """What a validated spec will cost at most: trials, and epochs (or CV fits) in all."""
+    strategy = spec["strategy"]
+    trials = strategy.get("max_trials")
+    if trials is None:
+        return Cost(None, None)
+    if spec["model"].get("family") != "mlp":
+        return Cost(trials, trials * strategy.get("cv_folds", 3))
+    executions = strategy.get("executions_per_trial", 1)
+    if strategy["name"] == "hyperband":
+        # Each bracket spends about max_epochs per final model; KerasTuner's own arithmetic.
+        return Cost(trials, None)
+    return Cost(trials, trials * executions * spec["training"]["epochs"])

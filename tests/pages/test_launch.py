@@ -183,3 +183,38 @@ def test_keras_cache_data_sets_are_offered(db):
 def test_every_page_opens_on_an_empty_database(db, page):
     at = open_app(page)
     assert not at.exception and not at.error
+
+
+def test_sequential_strategy_takes_its_stage_order_and_shows_the_cost(db):
+    at = svm_form(db)
+    at.selectbox(key="f_strategy").set_value("sequential").run()
+    assert "`strategy.order` must list the hyperparameters" in errors(at)
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {0: {"type": "choice", "values": "0.1, 1, 10"}}, "added_rows": [],
+        "deleted_rows": []}
+    at.run()
+    at.multiselect(key="f_order").set_value(["C", "kernel"]).run()
+    assert not at.error, errors(at)
+    shown = shown_spec(at)
+    assert shown["strategy"]["order"] == ["C", "kernel"]
+    assert shown["strategy"]["max_trials"] == 3 + 2
+    assert any("Up to 5 trials" in i.value for i in at.info)
+    at.button(key="launch").click().run()
+    (run,) = db.list_runs()
+    assert thaw(run.spec)["strategy"]["order"] == ["C", "kernel"]
+
+
+def test_keras_form_offers_pruning_early_stopping_and_workers(db):
+    at = open_app()
+    at.selectbox(key="f_sk_name").set_value("digits").run()
+    at.selectbox(key="f_family").set_value("mlp").run()
+    at.checkbox(key="f_pruning").check().run()
+    at.checkbox(key="f_early").check().run()
+    at.number_input(key="f_es_patience").set_value(2).run()
+    at.number_input(key="f_workers").set_value(2).run()
+    assert not at.error, errors(at)
+    shown = shown_spec(at)
+    assert shown["strategy"]["pruning"] == {"warmup_epochs": 2, "min_trials": 3}
+    assert shown["strategy"]["workers"] == 2
+    assert shown["training"]["early_stopping"]["patience"] == 2
+    assert any("epochs of training in all" in i.value for i in at.info)
