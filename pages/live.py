@@ -16,6 +16,7 @@ from tuning.analysis import (RunView, best_so_far, best_trial, hyperband_table, 
                              leaderboard, metric_names, progress, top_trial_keys)
 from tuning.charts import best_so_far_chart, hyperband_chart, learning_curves
 from tuning.control import cancel_trial, stop_run
+from tuning.stages import pruning_summary, sequential_stages
 
 storage = get_storage()
 state = st.session_state
@@ -119,8 +120,18 @@ def live_panel(run_id: int) -> None:
         right.caption(f"Best parameters (trial {best.trial_key})")
         right.json(hyperparameters(best), expanded=True)
 
+    pruning = pruning_summary(run, trials)
+    if pruning is not None:
+        st.caption(f"Pruning: {pruning.describe()}")
+    if run.strategy == "sequential":
+        st.subheader("Stages")
+        st.dataframe(sequential_stages(run, trials), hide_index=True, width="stretch")
+
     board = leaderboard(run, trials)
     hide = list(HIDDEN_COLUMNS) + ([] if run.strategy == "hyperband" else list(HYPERBAND_COLUMNS))
+    if run.spec.get("strategy", {}).get("workers", 1) > 1 or \
+            run.spec.get("data", {}).get("source") == "script":
+        hide.remove("worker")  # which worker runs which trial
     st.subheader("Leaderboard")
     st.dataframe(board.drop(columns=[c for c in hide if c in board]), hide_index=True,
                  width="stretch", height=min(420, 38 + 35 * max(len(board), 1)),

@@ -26,6 +26,7 @@ from .analysis import (HP_PREFIX, best_so_far, best_trial, curves_frame, hp_impo
 from .charts import (MAX_CURVE_TRIALS, best_so_far_chart, hyperband_chart, importance_chart,
                      learning_curves, parallel_coordinates, slice_plots)
 from .paths import run_dir
+from .stages import pruning_summary, sequential_stages
 
 CHART_TITLES = {
     "learning_curves": "Learning curves",
@@ -131,6 +132,7 @@ def markdown_summary(run: Run, trials: Iterable[Trial]) -> str:
                   f"**{best.score:.6g}**.", "", "| Hyperparameter | Value |", "|---|---|"]
         lines += [f"| {_md(k)} | {_md(v)} |" for k, v in hyperparameters(best).items()]
         lines.append("")
+    lines += _manual_markdown(run, trials)
     board = leaderboard(run, trials)
     top = board[board["rank"].notna()].head(TOP_N)
     if len(top):
@@ -239,6 +241,34 @@ def _leaderboard_html(run: Run, trials: list[Trial]) -> str:
                          float_format=lambda v: f"{v:.6g}")
 
 
+def _manual_markdown(run: Run, trials: list[Trial]) -> list[str]:
+    """The stages of a sequential run and what pruning saved, when they apply."""
+    lines: list[str] = []
+    pruning = pruning_summary(run, trials)
+    if pruning is not None:
+        lines += ["## Pruning", "", pruning.describe(), ""]
+    if run.strategy == "sequential":
+        stages = sequential_stages(run, trials)
+        lines += ["## Stages", "", "| Stage | Hyperparameter | Values tried | Chosen | Best score |",
+                  "|---|---|---|---|---|"]
+        for _, row in stages.iterrows():
+            lines.append("| " + " | ".join(_md(row[c]) for c in (
+                "stage", "hyperparameter", "values tried", "chosen", "best score")) + " |")
+        lines.append("")
+    return lines
+
+
+def _manual_html(run: Run, trials: list[Trial]) -> str:
+    parts = []
+    pruning = pruning_summary(run, trials)
+    if pruning is not None:
+        parts.append(f"<h2>Pruning</h2><p>{html.escape(pruning.describe())}</p>")
+    if run.strategy == "sequential":
+        stages = sequential_stages(run, trials)
+        parts.append("<h2>Stages</h2>" + stages.to_html(index=False, escape=True, na_rep=""))
+    return "\n".join(parts)
+
+
 def html_report(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch]) -> str:
     """One HTML file that opens offline: summary, leaderboard and every chart of
     ``run_charts``. Plotly's JavaScript is embedded once, with the first figure; nothing
@@ -250,8 +280,9 @@ def html_report(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch]) -> s
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{title}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{title}</h1>", _summary_html(run, trials),
-        "<h2>Leaderboard</h2>", f'<div class="scroll">{_leaderboard_html(run, trials)}</div>',
     ]
+    parts += [_manual_html(run, trials),
+              "<h2>Leaderboard</h2>", f'<div class="scroll">{_leaderboard_html(run, trials)}</div>']
     for i, (key, fig) in enumerate(charts.items()):
         parts.append(f"<h2>{html.escape(CHART_TITLES.get(key, key))}</h2>")
         fig.update_layout(margin={"t": 40})  # the section heading is the title

@@ -1,0 +1,63 @@
+"""Summaries of the manual strategies for the live page and the reports: the stages of a
+sequential run with the value each one chose, and what pruning saved."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+
+from storage import Run, Trial, TrialStatus
+
+STAGE_KEY = "tuner/stage"
+STAGE_HP_KEY = "tuner/stage_hp"
+
+
+def sequential_stages(run: Run, trials: Sequence[Trial]) -> pd.DataFrame:
+    """One row per stage: its hyperparameter, the values tried, the winner and its score."""
+    rows = []
+    by_stage: dict[int, list[Trial]] = {}
+    for t in trials:
+        stage = t.hyperparameters.get(STAGE_KEY)
+        if stage is not None:
+            by_stage.setdefault(int(stage), []).append(t)
+    for stage in sorted(by_stage):
+        members = by_stage[stage]
+        name = members[0].hyperparameters.get(STAGE_HP_KEY)
+        done = [t for t in members if t.status is TrialStatus.COMPLETED and t.score is not None]
+        pick = min if run.direction == "min" else max
+        winner = pick(done, key=lambda t: t.score) if done else None
+        rows.append({
+            "stage": stage, "hyperparameter": name,
+            "values tried": ", ".join(str(t.hyperparameters.get(name)) for t in members),
+            "chosen": None if winner is None else str(winner.hyperparameters.get(name)),
+            "best score": None if winner is None else winner.score,
+            "trials": f"{len(done)} of {len(members)} completed",
+        })
+    return pd.DataFrame(rows, columns=["stage", "hyperparameter", "values tried", "chosen",
+                                       "best score", "trials"])
+
+
+@dataclass(frozen=True)
+class PruningSummary:
+    pruned: int
+    epochs_trained: int
+    epochs_saved: int
+
+    def describe(self) -> str:
+        total = self.epochs_trained + self.epochs_saved
+        share = self.epochs_saved / total if total else 0.0
+        return (f"{self.pruned} trial(s) pruned, saving {self.epochs_saved} of {total} epochs "
+                f"({share:.0%}).")
+
+
+def pruning_summary(run: Run, trials: Sequence[Trial]) -> PruningSummary | None:
+    """Epochs saved by pruning: each pruned trial's unused budget. None without pruning."""
+    if not run.spec.get("strategy", {}).get("pruning"):
+        return None
+    budget = int(run.spec.get("training", {}).get("epochs", 0)) * int(
+        run.spec.get("strategy", {}).get("executions_per_trial", 1))
+    pruned = [t for t in trials if t.status is TrialStatus.PRUNED]
+    trained = sum(t.epochs_done for t in trials)
+    saved = sum(max(0, budget - t.epochs_done) for t in pruned)
+    return PruningSummary(len(pruned), trained, saved)
