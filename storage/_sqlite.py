@@ -94,6 +94,51 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     return clean
 
 
+def _damaged(path: str, exc: sqlite3.DatabaseError) -> StorageError:
+    return StorageError(
+        f"{path} is damaged ({exc}); SQLite found it while reading. Restore it from a "
+        "backup or point --db/TUNING_DB at another file; this one was left untouched.")
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor that reports a damaged file (``sqlite3.DatabaseError`` itself, not its
+    operational or integrity subclasses) as ``StorageError``, wherever SQLite meets the
+    damaged page: a file whose header is sound opens fine and fails only when read."""
+
+    def fetchone(self):
+        try:
+            return super().fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _translated(self.connection, exc) from exc
+
+    def fetchall(self):
+        try:
+            return super().fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise _translated(self.connection, exc) from exc
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class _Connection(sqlite3.Connection):
+    def execute(self, sql, parameters=()):
+        # sqlite3.Connection.execute makes a plain cursor whatever the factory: make ours.
+        cursor = self.cursor(_Cursor)
+        try:
+            return cursor.execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            raise _translated(self, exc) from exc
+
+
+def _translated(conn: sqlite3.Connection, exc: sqlite3.DatabaseError) -> Exception:
+    if type(exc) is not sqlite3.DatabaseError:
+        return exc  # busy, locked, constraint: not damage; the caller's handling applies
+    path = next((row[2] for row in sqlite3.Connection.execute(conn, "PRAGMA database_list")
+                 if row[1] == "main"), "the database")
+    return _damaged(path, exc)
+
+
 class Storage:
     """Repository over one SQLite file. See the module docstring for the contract."""
 
@@ -120,7 +165,7 @@ class Storage:
             return conn
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
+                                   check_same_thread=False, factory=_Connection)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")

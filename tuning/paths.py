@@ -26,3 +26,26 @@ def run_dir(db_path: str | os.PathLike[str], run_id: int) -> Path:
 
 def uploads_dir(db_path: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(db_path)).parent / "uploads"
+
+
+def data_roots() -> list[Path]:
+    """Folders a spec may read a CSV from: the project's ``examples/`` and ``data/``, the
+    uploads folder beside the database in use (``TUNING_DB``), and every folder listed in
+    ``TUNING_DATA_DIRS`` (separated by ``os.pathsep``), the opt-in for a user's own files.
+
+    The dashboard can be shared: a spec must not make it read (and echo column names or
+    values of) files such as ``/etc/passwd``."""
+    roots = [PROJECT_ROOT / "examples", DATA_DIR, uploads_dir(default_db_path())]
+    extra = os.environ.get("TUNING_DATA_DIRS", "")
+    roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
+    return [Path(os.path.realpath(r)) for r in roots]
+
+
+def outside_data_roots(path: str) -> list[Path] | None:
+    """None when ``path`` (relative to the current folder, symlinks followed) lies inside
+    one of ``data_roots()``; else those roots, for the message."""
+    real = Path(os.path.realpath(os.path.expanduser(path)))
+    roots = data_roots()
+    if any(real == root or root in real.parents for root in roots):
+        return None
+    return roots
