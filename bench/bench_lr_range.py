@@ -6,7 +6,9 @@ A. random search: 10 trials, learning rate log-uniform in [1e-4, 1e-1], 10 epoch
 B. range test (100 batches, 1e-6 to 1) then one fixed training of 8 epochs at the rate
    it suggests;
 C. the same fixed training (8 epochs, same seed) at the rate A found best: what A's rate
-   is worth in B's protocol, free of A's selection bias.
+   is worth in B's protocol, free of A's selection bias;
+D. for reference, the same fixed training at a tenth of the divergence rate (a more
+   conservative reading of the same test, close to fast.ai's "minimum / 10").
 
 Both run through ``python -m tuning run`` in worker processes, as a user would run them.
 Accuracy is the validation accuracy each run reports: the best epoch's (the tuner's
@@ -96,7 +98,15 @@ def one_seed(seed: int, folder: Path) -> dict:
                  {"name": "grid"}, FIXED_EPOCHS)
     storage4, run4, _ = run(again, folder, f"again-{seed}")
     (again_trial,) = storage4.list_trials(run4)
+    tenth = float(range_trial.metrics["diverge_lr"]) / 10
+    careful = spec("a tenth of the divergence rate", seed,
+                   {"learning_rate": {"type": "fixed", "value": tenth}}, {"name": "grid"},
+                   FIXED_EPOCHS)
+    storage5, run5, _ = run(careful, folder, f"tenth-{seed}")
+    (tenth_trial,) = storage5.list_trials(run5)
     return {
+        "tenth_lr": tenth, "tenth_best": float(tenth_trial.score),
+        "tenth_final": final_accuracy(storage5, run5, tenth_trial.id),
         "retrained_best": float(again_trial.score),
         "retrained_final": final_accuracy(storage4, run4, again_trial.id),
         "seed": seed,
@@ -129,7 +139,9 @@ def main() -> int:
                   f"{row['range_best']:.2%} best epoch, {row['range_final']:.2%} last "
                   f"({row['range_epochs']:.1f} epochs, {row['range_s']:.0f} s) | search's rate "
                   f"in the fixed training -> {row['retrained_best']:.2%} best epoch, "
-                  f"{row['retrained_final']:.2%} last", flush=True)
+                  f"{row['retrained_final']:.2%} last | a tenth of the divergence rate "
+                  f"({row['tenth_lr']:.3g}) -> {row['tenth_best']:.2%} best epoch, "
+                  f"{row['tenth_final']:.2%} last", flush=True)
     mean = {k: statistics.mean(r[k] for r in rows) for k in rows[0] if k != "seed"}
     gap = 100 * (mean["search_best"] - mean["range_best"])
     gap_final = 100 * (mean["search_final"] - mean["range_final"])
@@ -143,6 +155,8 @@ def main() -> int:
           f"{mean['range_epochs']:.1f} epochs, {mean['range_s']:.0f} s wall")
     print(f"  the search's best rate, {FIXED_EPOCHS} epochs like the range test's: "
           f"{mean['retrained_best']:.2%} (best epoch), {mean['retrained_final']:.2%} (last epoch)")
+    print(f"  for reference, {FIXED_EPOCHS} epochs at a tenth of the divergence rate: "
+          f"{mean['tenth_best']:.2%} (best epoch), {mean['tenth_final']:.2%} (last epoch)")
     like = 100 * (mean["retrained_best"] - mean["range_best"])
     like_final = 100 * (mean["retrained_final"] - mean["range_final"])
     print(f"  gap to the search's reported best: {gap:+.2f} points (best epoch), "

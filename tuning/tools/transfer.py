@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from ..manual import default_value
+from ..catalog import MLP_DEFAULTS
 from . import ToolContext
 from ._common import (boolean, fixed_values, int_list, learning_rates, parameter_counts,
                       recording_callback, run_trials, summarise)
@@ -41,13 +41,12 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
     source = _check_source(c, strategy.get("source", DEFAULT_SOURCE))
     frozen = int_list(c, "strategy.frozen_layers", strategy.get("frozen_layers"), 0, 64,
                       DEFAULT_FROZEN)
-    layers = space.get("num_layers")
-    if "classes" in source and layers is not None and layers["type"] == "fixed":
-        too_many = [k for k in frozen if k > int(layers["value"])]
-        if too_many:
+    layers = space.get("num_layers", {"type": "fixed", "value": MLP_DEFAULTS["num_layers"]})
+    if "classes" in source and layers["type"] == "fixed":
+        if any(k > int(layers["value"]) for k in frozen):
             c.fail("strategy.frozen_layers", f"must not exceed num_layers ({layers['value']}), "
                    "the hidden layers of the source model", frozen)
-    if layers is not None and layers["type"] != "fixed":
+    if layers["type"] != "fixed":
         c.fail("search_space.num_layers", "must be fixed for transfer_learning: the source "
                "model has one architecture", layers)
     rates = learning_rates(c, space, "transfer_learning")
