@@ -136,3 +136,40 @@ def test_lora_with_a_tiny_backbone_tunes_the_rank(tmp_path):
     winner = min(trials, key=lambda t: t.score)
     assert best["rank"] == winner.hyperparameters["rank"]
     assert (folder / "best.lora.h5").stat().st_size > 0
+
+
+PRESET_SCRIPT = """
+import sys
+import keras_hub
+from tuning.tools.lora import TINY_BACKBONE, train_vocabulary
+text = open("examples/data/corpus.txt", encoding="utf-8").read()
+tokenizer = keras_hub.models.GemmaTokenizer(proto=train_vocabulary(text, 256))
+lm = keras_hub.models.GemmaCausalLM(
+    backbone=keras_hub.models.GemmaBackbone(**TINY_BACKBONE),
+    preprocessor=keras_hub.models.GemmaCausalLMPreprocessor(tokenizer, sequence_length=32))
+lm.save_to_preset(sys.argv[1])
+"""
+
+
+def test_lora_loads_a_users_preset_from_a_local_directory(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.tuning.runner import ROOT
+
+    preset = tmp_path / "my_preset"
+    made = subprocess.run([sys.executable, "-c", PRESET_SCRIPT, str(preset)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    spec = {"name": "preset lora", "seed": 5, "data": dict(DIGITS), "model": {"family": "mlp"},
+            "search_space": {"learning_rate": {"type": "fixed", "value": 0.01}},
+            "strategy": {"name": "lora", "ranks": [4], "preset_path": str(preset),
+                         "sample_length": 8},
+            "objective": {"metric": "val_loss", "direction": "min"},
+            "training": {"epochs": 1, "batch_size": 16}}
+    storage, run_id, result = run_spec(tmp_path, spec)
+    (trial,) = completed(storage, run_id, result)
+    assert trial.metrics["trainable_params"] == 1024  # 2 layers x (80 + 48) x rank 4
+    folder = run_dir(storage.path, run_id)
+    assert json.loads((folder / "best_lora.json").read_text())["base"] == str(preset)
+    assert not (folder / "tiny_base.weights.h5").exists()
