@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from storage import Epoch, Run, Trial, TrialStatus
 
 from . import catalog
+from .architecture import layer_widths
 from .analysis import (HP_PREFIX, best_so_far, best_trial, curves_frame, hp_importance,
                        hyperband_table, hyperparameters, leaderboard, metric_names,
                        trials_frame, top_trial_keys)
@@ -602,6 +603,10 @@ def rebuild_script(run: Run, trials: Iterable[Trial]) -> str:
         training = spec.get("training", {})
         hp = {**catalog.MLP_DEFAULTS, **tuned}
         hp.pop("batch_size", None)
+        shape = hp.pop("shape", "custom")
+        if shape != "custom":  # the script's builder reads units_i: spell the widths out
+            widths = layer_widths({**hp, "shape": shape})
+            hp.update({f"units_{i}": w for i, w in enumerate(widths)})
         constants.update({
             "HYPERPARAMETERS": hp,
             "EPOCHS": int(training.get("epochs") or 1),

@@ -462,3 +462,21 @@ def test_trial_loop_gives_up_after_consecutive_failures(storage):
                        "RuntimeError: broken 2"):
         run_trials(ctx, [(str(n), {"n": n}) for n in range(5)], train)
     assert len(storage.list_trials(run.id)) == 3
+
+
+def test_rebuild_script_spells_out_a_funnels_widths(storage):
+    from tuning import reports
+
+    doc = example("digits_mlp_random.json")
+    doc["search_space"] = template_space("funnel")
+    run = storage.create_run("funnel", validate_spec(doc))
+    assert storage.claim_run(run.id, 1)
+    values = {"num_layers": 3, "units": 256, "shape": "funnel"}
+    trial = storage.begin_trial(run.id, "t0", 0, values)
+    storage.finish_trial(trial.id, TrialStatus.COMPLETED, score=0.9)
+    script = reports.rebuild_script(storage.get_run(run.id), storage.list_trials(run.id))
+    constants = {"__name__": "rebuild"}
+    exec(compile(script, "rebuild.py", "exec"), constants)
+    hp = constants["HYPERPARAMETERS"]
+    assert "shape" not in hp
+    assert [hp.get(f"units_{i}", hp["units"]) for i in range(3)] == [256, 128, 64]
