@@ -49,6 +49,12 @@ def set_space(space: dict, family: str) -> None:
     state["space_version"] = state.get("space_version", 0) + 1
 
 
+def fill_form(spec: dict, message: str) -> None:
+    state.update(form_state(spec))
+    set_space(spec.get("search_space", {}), spec.get("model", {}).get("family"))
+    state["launch_flash"] = message
+
+
 def load_spec(run_id: int) -> None:
     """Put an earlier run's spec back into the form (a button callback, before widgets)."""
     try:
@@ -56,10 +62,20 @@ def load_spec(run_id: int) -> None:
     except StorageError as exc:
         state["launch_flash"] = str(exc)
         return
-    state.update(form_state(spec))
-    family = spec.get("model", {}).get("family")
-    set_space(spec.get("search_space", {}), family)
-    state["launch_flash"] = f"Loaded the spec of run {run_id}; edit it and launch."
+    fill_form(spec, f"Loaded the spec of run {run_id}; edit it and launch.")
+
+
+@st.cache_data(show_spinner="Checking the network's shape against the data…", max_entries=32)
+def shape_warnings(spec_json: str) -> list[str]:
+    from tuning.architecture import spec_warnings
+
+    return spec_warnings(json.loads(spec_json))
+
+
+# Another page (a range test's suggestion) may hand the form a spec to start from.
+if "launch_prefill" in state:
+    prefill = state.pop("launch_prefill")
+    fill_form(prefill, "Loaded the suggested search space; check it and launch.")
 
 
 def save_upload(upload) -> Path:
@@ -197,6 +213,24 @@ if state.get("space_family") != family or "space_base" not in state:
 st.caption("One row per hyperparameter. Ranges (int/float) use min, max and an optional step "
            "or log sampling; `choice` lists its values comma-separated; `fixed` holds one value. "
            "Add rows at the bottom; select rows to delete them.")
+if family == "mlp":
+    with st.expander("Depth and width template"):
+        left, mid, right, go_col = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+        shape = left.selectbox("Shape", ["funnel", "constant", "custom"], key="f_template_shape",
+                               help="funnel: the first hidden layer widest, then narrowing; "
+                                    "constant: every layer alike; custom: a width per layer")
+        max_layers = mid.number_input("Max layers", 1, catalog.MLP_MAX_LAYERS, 3,
+                                      key="f_template_layers")
+        max_units = right.number_input("Max units", 16, 4096, 512, step=16,
+                                       key="f_template_units")
+        if go_col.button("Apply", key="f_template_apply"):
+            from tuning.architecture import template_space
+
+            current, _ = space_from_frame(state["space_base"])
+            keep = {k: v for k, v in current.items()
+                    if k not in ("num_layers", "units", "shape") and not k.startswith("units_")}
+            set_space({**keep, **template_space(shape, int(max_layers), int(max_units))}, family)
+            st.rerun()
 table = st.data_editor(
     state["space_base"], key=f"space_editor_{state['space_version']}", num_rows="dynamic",
     hide_index=True, width="stretch",
@@ -366,6 +400,8 @@ if problems:
 st.divider()
 if spec is not None:
     st.info(run_cost(spec).describe())
+    for warning in shape_warnings(json.dumps(spec, sort_keys=True)):
+        st.warning(warning)
 with st.expander("Spec (JSON)", expanded=False):
     if spec is not None:
         st.caption("Exactly the document that Launch queues.")

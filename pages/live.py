@@ -9,14 +9,17 @@ import time
 
 import streamlit as st
 
-from pages._common import (fmt_duration, fmt_score, get_storage, pick_run, show_error)
+from pages._common import (fmt_duration, fmt_score, get_storage, pick_run, show_error, thaw)
 from storage import StorageError, TrialStatus
 from tuning import catalog
 from tuning.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
                              leaderboard, metric_names, progress, top_trial_keys)
 from tuning.charts import best_so_far_chart, hyperband_chart, learning_curves
 from tuning.control import cancel_trial, stop_run
+from tuning.lr_finder import follow_up_spec
 from tuning.stages import pruning_summary, sequential_stages
+from tuning.tool_charts import (batch_size_chart, lora_chart, lr_range_chart, lr_suggestion,
+                                score_vs_params_chart, transfer_chart)
 
 storage = get_storage()
 state = st.session_state
@@ -159,6 +162,42 @@ def live_panel(run_id: int) -> None:
     if run.strategy == "hyperband":
         st.subheader("Hyperband brackets")
         st.plotly_chart(hyperband_chart(hyperband_table(trials)), key="live_hyperband")
+    tool_panel(run, trials, view)
+
+
+def tool_panel(run, trials, view) -> None:
+    """What each deep-learning tool adds to the live view."""
+    if run.strategy == "lr_range_test":
+        st.subheader("Learning-rate range test")
+        st.plotly_chart(lr_range_chart(view.epochs), key="live_lr_range")
+        for trial in trials:
+            suggestion = lr_suggestion(trial)
+            if suggestion is None:
+                continue
+            st.success(f"Suggested learning rate: **{suggestion['suggested_lr']:.3g}** "
+                       f"(loss starts to diverge near {suggestion['diverge_lr']:.3g}).")
+            st.caption(suggestion["reasoning"])
+            if st.button("Tune the learning rate around it", key="live_lr_follow_up"):
+                state["launch_prefill"] = follow_up_spec(thaw(run.spec),
+                                                         suggestion["suggested_lr"])
+                st.switch_page("pages/launch.py")
+    elif run.strategy == "batch_size_study":
+        st.subheader("Batch size: speed against generalisation")
+        st.plotly_chart(batch_size_chart(trials), key="live_batch_size")
+    elif run.strategy == "transfer_learning":
+        st.subheader("Transfer against training from scratch")
+        st.plotly_chart(transfer_chart(trials), key="live_transfer")
+    elif run.strategy == "lora":
+        st.subheader("LoRA rank: trainable parameters and loss")
+        st.plotly_chart(lora_chart(trials), key="live_lora")
+        for trial in trials:
+            if trial.metrics.get("sample"):
+                st.caption(f"trial {trial.trial_key} (rank {trial.hyperparameters.get('rank')}): "
+                           f"{trial.metrics['sample']}")
+    if run.model_family == "mlp" and any("param_count" in t.metrics for t in trials):
+        st.subheader("Score against parameter count")
+        st.plotly_chart(score_vs_params_chart(trials), key="live_params")
+
 
 
 live_panel(run.id)

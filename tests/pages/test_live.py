@@ -90,3 +90,33 @@ def test_a_missing_run_id_says_so(db):
     at = open_app("pages/live.py", run="12")
     assert [e.value for e in at.error] == ["run 12 does not exist"]
     assert not at.get("plotly_chart") and not at.exception
+
+
+def test_range_test_suggestion_is_shown_and_carried_into_a_new_search_space(db):
+    import json
+    import math
+    from pathlib import Path
+
+    from storage import TrialStatus
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "examples" /
+                      "digits_lr_range_test.json").read_text())
+    run = queue_run(db, doc)
+    trial = db.begin_trial(run.id, "0", 0, {"units": 64})
+    for step in range(30):
+        lr = 1e-6 * (1e6 ** (step / 29))
+        loss = 2.3 - 0.05 * step if step < 20 else 1.3 + math.exp(step - 20)
+        db.record_epoch(trial.id, 0, step, {"lr": lr, "loss": loss, "smoothed_loss": loss})
+    db.finish_trial(trial.id, TrialStatus.COMPLETED, score=0.9,
+                    metrics={"suggested_lr": 0.01, "diverge_lr": 0.02},
+                    message="the loss starts to diverge at 0.02")
+    finished(db, run.id)
+    at = open_app("pages/live.py", run=str(run.id))
+    assert "live_lr_range" in plotly_specs(at)
+    assert any("Suggested learning rate: **0.01**" in s.value for s in at.success)
+    at.button(key="live_lr_follow_up").click().run()
+    assert at.title[0].value == "Launch a tuning run"
+    assert at.selectbox(key="f_strategy").value == "random"
+    shown = [c for c in at.code if c.language == "json"][0].value
+    space = json.loads(shown)["search_space"]["learning_rate"]
+    assert space["sampling"] == "log" and space["min"] < 0.01 < space["max"]
