@@ -6,6 +6,7 @@ values (the comma-separated choices of a ``choice``, or the value of a ``fixed``
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -187,6 +188,11 @@ def form_state(spec: dict[str, Any]) -> dict[str, Any]:
     limit = spec.get("time_limit_s")
     out["f_time_limit_min"] = None if limit is None else float(limit) / 60
     out["f_trial_limit_s"] = spec.get("trial_time_limit_s")
+    from tuning.tools import TOOLS
+
+    if strategy.get("name") in TOOLS:
+        fields = TOOLS[strategy["name"]].fields
+        out["f_tool_options"] = json.dumps({k: strategy[k] for k in fields if k in strategy})
     out["f_order"] = list(strategy.get("order") or [])
     out["f_combine"] = bool(strategy.get("combine", False))
     out["f_chief_host"] = strategy.get("chief_host", "127.0.0.1")

@@ -18,6 +18,7 @@ from tuning.control import queue_race, queue_run
 from tuning.datasets import DataError
 from tuning.estimates import run_cost
 from tuning.paths import uploads_dir
+from tuning.tools import TOOLS
 from tuning.specs import Problem, SpecError, validate_spec
 
 storage = get_storage()
@@ -266,6 +267,23 @@ for column, option in zip(columns, options):
     value = column.number_input(label, key=OPTION_KEYS[option], **kwargs)
     if value is not None:
         strategy[option] = value
+tool_problems: list[Problem] = []
+if strategy_name in TOOLS:
+    tool = TOOLS[strategy_name]
+    default("f_tool_options", "{}")
+    raw = st.text_area(
+        f"{tool.label}: options (JSON)", key="f_tool_options", height=90,
+        help="Fields this tool reads, all optional: " + ", ".join(tool.fields)
+             + ". See README, 'Deep-learning tools'.")
+    try:
+        extra = json.loads(raw or "{}")
+        if not isinstance(extra, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        tool_problems.append(Problem("strategy", "options must be a JSON object such as "
+                                     '{"batch_sizes": [16, 64, 256]}'))
+    else:
+        strategy.update({k: v for k, v in extra.items() if k != "name"})
 if strategy_name == "sequential":
     default("f_order", [])
     state["f_order"] = [n for n in state["f_order"] if n in space]
@@ -380,7 +398,7 @@ if training:
     doc["training"] = training
 
 # -- validation, shown next to each section --------------------------------------------
-problems: list[Problem] = list(table_problems)
+problems: list[Problem] = list(table_problems) + tool_problems
 spec = None
 try:
     spec = validate_spec(doc)

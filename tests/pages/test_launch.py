@@ -218,3 +218,15 @@ def test_keras_form_offers_pruning_early_stopping_and_workers(db):
     assert shown["strategy"]["workers"] == 2
     assert shown["training"]["early_stopping"]["patience"] == 2
     assert any("epochs of training in all" in i.value for i in at.info)
+
+
+def test_a_tool_takes_its_options_as_json(db):
+    at = open_app()
+    at.selectbox(key="f_sk_name").set_value("digits").run()
+    at.selectbox(key="f_family").set_value("mlp").run()
+    at.selectbox(key="f_strategy").set_value("batch_size_study").run()
+    at.text_area(key="f_tool_options").set_value('{"batch_sizes": [16, 128]}').run()
+    assert not at.error, errors(at)
+    assert shown_spec(at)["strategy"]["batch_sizes"] == [16, 128]
+    at.text_area(key="f_tool_options").set_value("[1, 2").run()
+    assert "options must be a JSON object" in errors(at)
