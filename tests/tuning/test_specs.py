@@ -63,7 +63,8 @@ def test_mlp_spec_is_normalised_with_defaults():
                                                "sampling": "linear"}
     assert spec["strategy"] == {"name": "random", "max_trials": 3, "executions_per_trial": 1,
                                 "max_consecutive_failed_trials": 3, "recycle_every": 25,
-                                "pruning": None}
+                                "pruning": None, "workers": 1, "chief_host": "127.0.0.1",
+                                "chief_port": None, "relay_port": None}
     assert spec["objective"] == {"metric": "val_accuracy", "direction": "max"}
     assert spec["training"] == {"epochs": 2, "batch_size": 32, "early_stopping": None}
     assert spec["time_limit_s"] is None
