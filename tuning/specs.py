@@ -250,6 +250,10 @@ def _check_csv_location(c: _Checker, path: str) -> bool:
     spec must not point the dashboard at any file of the machine. Never reads the file."""
     from .paths import outside_data_roots
 
+    if any(ord(ch) < 32 for ch in path):
+        c.fail("data.path", "must be a file path without control characters such as NUL or "
+               "newlines; upload the file again or fix the path", path)
+        return False
     roots = outside_data_roots(path)
     if roots is None:
         return True
@@ -461,6 +465,10 @@ def _check_hp_domain(c: _Checker, field: str, name: str, hp: dict[str, Any],
         if bad:
             c.fail(field, "values must be activations among " + ", ".join(catalog.MLP_ACTIVATIONS),
                    bad)
+    elif name == "shape":
+        bad = [v for v in values if v not in ("funnel", "constant", "custom")]
+        if bad:
+            c.fail(field, "values must be layer shapes among funnel, constant, custom", bad)
     elif name == "optimizer":
         bad = [v for v in values if v not in catalog.MLP_OPTIMIZERS]
         if bad:
