@@ -94,28 +94,34 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     return clean
 
 
-def _damaged(path: str, exc: sqlite3.DatabaseError) -> StorageError:
+def _damaged(conn: sqlite3.Connection, exc: sqlite3.DatabaseError) -> StorageError:
+    path = getattr(conn, "db_path", "the database")
     return StorageError(
-        f"{path} is damaged ({exc}); SQLite found it while reading. Restore it from a "
-        "backup or point --db/TUNING_DB at another file; this one was left untouched.")
+        f"{path} cannot be read: it is corrupt or not an SQLite file ({exc}). Restore it "
+        "from a backup or point --db/TUNING_DB at another file; this one was left untouched.")
 
 
 class _Cursor(sqlite3.Cursor):
-    """A cursor that reports a damaged file (``sqlite3.DatabaseError`` itself, not its
-    operational or integrity subclasses) as ``StorageError``, wherever SQLite meets the
-    damaged page: a file whose header is sound opens fine and fails only when read."""
+    """A cursor that reports a damaged file (``sqlite3.DatabaseError`` itself; busy,
+    locked and constraint errors are its subclasses and pass unchanged) as
+    ``StorageError``, wherever SQLite meets the damage: a file whose header is sound opens
+    fine and fails only when a query reaches a damaged page."""
 
     def fetchone(self):
         try:
             return super().fetchone()
         except sqlite3.DatabaseError as exc:
-            raise _translated(self.connection, exc) from exc
+            if type(exc) is sqlite3.DatabaseError:
+                raise _damaged(self.connection, exc) from exc
+            raise
 
     def fetchall(self):
         try:
             return super().fetchall()
         except sqlite3.DatabaseError as exc:
-            raise _translated(self.connection, exc) from exc
+            if type(exc) is sqlite3.DatabaseError:
+                raise _damaged(self.connection, exc) from exc
+            raise
 
     def __iter__(self):
         return iter(self.fetchall())
@@ -128,15 +134,9 @@ class _Connection(sqlite3.Connection):
         try:
             return cursor.execute(sql, parameters)
         except sqlite3.DatabaseError as exc:
-            raise _translated(self, exc) from exc
-
-
-def _translated(conn: sqlite3.Connection, exc: sqlite3.DatabaseError) -> Exception:
-    if type(exc) is not sqlite3.DatabaseError:
-        return exc  # busy, locked, constraint: not damage; the caller's handling applies
-    path = next((row[2] for row in sqlite3.Connection.execute(conn, "PRAGMA database_list")
-                 if row[1] == "main"), "the database")
-    return _damaged(path, exc)
+            if type(exc) is sqlite3.DatabaseError:
+                raise _damaged(self, exc) from exc
+            raise
 
 
 class Storage:
@@ -166,6 +166,7 @@ class Storage:
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False, factory=_Connection)
+            conn.db_path = self.path
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
