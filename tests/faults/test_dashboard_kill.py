@@ -58,7 +58,8 @@ def test_killed_dashboard_leaves_the_worker_running_and_a_restart_shows_it_live(
     store = Storage(db)
     spec = sklearn_spec(name="survives the dashboard", strategy={
         "name": "random", "max_trials": TRIALS, "cv_folds": 3})
-    spec["search_space"]["n_estimators"] = {"type": "int", "min": 8, "max": 16}
+    # About 30 s of training: time enough to kill the dashboard, restart it and watch.
+    spec["search_space"]["n_estimators"] = {"type": "int", "min": 10, "max": 20}
     run_id = queue_run(store, spec).id
     log = StatusLog(db, run_id)
     log.start()
