@@ -16,6 +16,24 @@ from storage import Run, Storage, StorageError
 from tuning.paths import default_db_path
 from tuning.specs import SpecError
 
+def _leave_pages_directory_mode() -> None:
+    """Make sure app.py, not a page, is what runs.
+
+    Until app.py has called ``st.navigation`` once in a server process, Streamlit treats
+    ``pages/`` as a legacy multipage folder: a fresh server whose first request is a deep
+    link (``/live?run=3``) would run that page alone, with no engine and with this module
+    listed as a page. Leaving that mode and rerunning sends the request through app.py,
+    which routes it to the same page by its URL.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_directory_mode()
+
 LIVE_PAGE = "pages/live.py"
 COMPARE_PAGE = "pages/compare.py"
 

@@ -110,12 +110,9 @@ def test_killed_dashboard_leaves_the_worker_running_and_a_restart_shows_it_live(
     assert len(folds) == len(set(folds)) == 3 * TRIALS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Streamlit runs pages/*.py as legacy v1 pages until app.py has called st.navigation once "
-    "in this server process: a fresh server's first request on /live never runs app.py, so no "
-    "engine starts and the sidebar lists pages/_common.py and pages/_form.py. Fix: rename "
-    "pages/ (e.g. to app_pages/), as Streamlit advises for st.navigation apps."))
 def test_a_deep_link_as_the_first_request_starts_the_engine(tmp_path, browser):
+    """A fresh server whose first request is /live?run=N still goes through app.py
+    (pages/_common.py leaves Streamlit's legacy pages-folder mode and reruns)."""
     db = tmp_path / "tuning.db"
     store = Storage(db)
     run_id = queue_run(store, sklearn_spec(name="deep link")).id
