@@ -108,12 +108,22 @@ class Engine:
                                               "(killed, crashed or its machine restarted)")
 
     def _launch(self) -> None:
-        for run_id in self.storage.queued_run_ids():
-            if len(self.workers) >= self.concurrency:
+        queued = self.storage.queued_run_ids()
+        if not queued:
+            return
+        busy = len(self.workers)
+        if self.run_filter is None:
+            # Workers this engine did not start (it was restarted, or a CLI started them)
+            # use the same machine: they count against the limit too.
+            busy += sum(1 for r in self.storage.list_runs([RunStatus.RUNNING])
+                        if r.id not in self.workers and worker_alive(r.worker_pid))
+        for run_id in queued:
+            if busy >= self.concurrency:
                 return
             if run_id in self.workers or not self._wanted(run_id):
                 continue
             self.workers[run_id] = self.spawn(run_id)
+            busy += 1
 
     def _wanted(self, run_id: int) -> bool:
         return self.run_filter is None or self.run_filter(run_id)
