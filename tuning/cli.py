@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any, Sequence, TextIO
@@ -35,6 +36,10 @@ FOLLOW_POLL_S = 0.1
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.db:
+        # Everything that derives a path from the database (uploads, run folders, the CSV
+        # folders a spec may read) follows --db exactly as it follows TUNING_DB.
+        os.environ["TUNING_DB"] = args.db
     try:
         if args.command == "validate":
             return _validate(args)
