@@ -89,18 +89,34 @@ def become_chief(spec: Mapping[str, Any]) -> tuple[str, int]:
     return host, port
 
 
+def start_workers(storage: Storage, run_id: int, spec: Mapping[str, Any],
+                  folder: str) -> dict[str, subprocess.Popen]:
+    """Start the local workers. Call right after ``become_chief``: their TensorFlow import
+    overlaps the chief's own, and KerasTuner's client waits for the oracle to come up."""
+    host = os.environ["KERASTUNER_ORACLE_IP"]
+    port = int(os.environ["KERASTUNER_ORACLE_PORT"])
+    log = os.path.join(folder, "workers.log")
+    return {f"tuner{i}": spawn_worker(storage.path, run_id, f"tuner{i}", host, port, log)
+            for i in range(int(spec["strategy"]["workers"]))}
+
+
+def stop_workers(procs: Mapping[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+
+
 def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: Any,
-               folder: str) -> RunStatus:
-    """Serve the chief oracle and keep N workers going until the search ends."""
+               folder: str, procs: dict[str, subprocess.Popen]) -> RunStatus:
+    """Serve the chief oracle and keep the workers going until the search ends."""
     strategy = spec["strategy"]
     host = os.environ["KERASTUNER_ORACLE_IP"]
     port = int(os.environ["KERASTUNER_ORACLE_PORT"])
+    log = os.path.join(folder, "workers.log")
     tuner.save()
     server = serve_oracle(tuner.oracle, host, port)
     relay = _start_relay(storage, run_id, strategy, host, port, folder)
-    ids = [f"tuner{i}" for i in range(int(strategy["workers"]))]
-    log = os.path.join(folder, "workers.log")
-    procs = {tid: spawn_worker(storage.path, run_id, tid, host, port, log) for tid in ids}
+    ids = list(procs)
     restarts = {tid: 0 for tid in ids}
     done: set[str] = set()
     try:
@@ -121,9 +137,7 @@ def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: An
                     done.add(tid)
         _wait_for_remote_workers(storage, run_id, tuner.oracle)
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.terminate()
+        stop_workers(procs)
         server.stop(0)
         relay.stop()
     if storage.control_flags(run_id)[0]:

@@ -211,15 +211,11 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     if spec["strategy"]["name"] in TOOLS:
         return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
     if spec["strategy"].get("workers", 1) > 1:
-        from .distributed import become_chief
-
-        become_chief(spec)
+        return _coordinate(storage, run_id, spec, dataset, folder, worker_name)
     tuner = build_tuner(spec, dataset, folder)
     tuner.setup_recording(storage, run_id, spec, worker_name,
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),
                           time_spent_s=_time_spent(storage, run_id))
-    if spec["strategy"].get("workers", 1) > 1:
-        return _coordinate(storage, run_id, spec, tuner, dataset, folder)
     if spec["strategy"]["name"] == "hyperband":
         # Hyperband's trial count is its own; keep the stored total honest.
         storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
@@ -243,15 +239,22 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     return _finish(storage, run_id, spec, tuner, dataset, folder, RunStatus.COMPLETED)
 
 
-def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dataset: Any,
-                folder: str) -> int:
+def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
+                folder: str, worker_name: str) -> int:
     """Chief of a distributed run: serve the oracle, supervise the workers, record the end."""
-    from .distributed import coordinate
+    from .distributed import become_chief, coordinate, start_workers, stop_workers
 
-    tuner._reconcile_after_reload()
+    become_chief(spec)
+    procs = start_workers(storage, run_id, spec, folder)
     try:
-        status = coordinate(storage, run_id, spec, tuner, folder)
+        tuner = build_tuner(spec, dataset, folder)
+        tuner.setup_recording(storage, run_id, spec, worker_name,
+                              recycle_after=int(spec["strategy"].get("recycle_every", 25)),
+                              time_spent_s=_time_spent(storage, run_id))
+        tuner._reconcile_after_reload()
+        status = coordinate(storage, run_id, spec, tuner, folder, procs)
     except Exception as exc:
+        stop_workers(procs)
         traceback.print_exc()
         storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
         return EXIT_DONE
