@@ -20,9 +20,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent import futures
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from storage import RunStatus, Storage, TrialStatus
 
@@ -91,13 +92,14 @@ def become_chief(spec: Mapping[str, Any]) -> tuple[str, int]:
 
 def start_workers(storage: Storage, run_id: int, spec: Mapping[str, Any],
                   folder: str) -> dict[str, subprocess.Popen]:
-    """Start the local workers. Call right after ``become_chief``: their TensorFlow import
-    overlaps the chief's own, and KerasTuner's client waits for the oracle to come up."""
+    """Start the local worker processes, ``tuner1`` ... ``tuner<N-1>``: the chief itself
+    trains as ``tuner0``. Call right after ``become_chief``: their TensorFlow import overlaps
+    the chief's own, and KerasTuner's client waits for the oracle to come up."""
     host = os.environ["KERASTUNER_ORACLE_IP"]
     port = int(os.environ["KERASTUNER_ORACLE_PORT"])
     log = os.path.join(folder, "workers.log")
     return {f"tuner{i}": spawn_worker(storage.path, run_id, f"tuner{i}", host, port, log)
-            for i in range(int(spec["strategy"]["workers"]))}
+            for i in range(1, int(spec["strategy"]["workers"]))}
 
 
 def stop_workers(procs: Mapping[str, subprocess.Popen]) -> None:
@@ -107,42 +109,56 @@ def stop_workers(procs: Mapping[str, subprocess.Popen]) -> None:
 
 
 def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: Any,
-               folder: str, procs: dict[str, subprocess.Popen]) -> RunStatus:
-    """Serve the chief oracle and keep the workers going until the search ends."""
+               folder: str, procs: dict[str, subprocess.Popen],
+               local_search: Callable[[], None]) -> RunStatus:
+    """Serve the chief oracle, train as ``tuner0`` in this process (``local_search``) while a
+    thread keeps the worker processes going, and return once every worker is done."""
     strategy = spec["strategy"]
     host = os.environ["KERASTUNER_ORACLE_IP"]
     port = int(os.environ["KERASTUNER_ORACLE_PORT"])
-    log = os.path.join(folder, "workers.log")
     tuner.save()
     server = serve_oracle(tuner.oracle, host, port)
     relay = _start_relay(storage, run_id, strategy, host, port, folder)
-    ids = list(procs)
-    restarts = {tid: 0 for tid in ids}
-    done: set[str] = set()
+    halt = threading.Event()
+    supervisor = threading.Thread(
+        target=_supervise, name="worker-supervisor", daemon=True,
+        args=(storage, run_id, tuner.oracle, procs, host, port, folder, halt))
     try:
-        while len(done) < len(ids):
-            time.sleep(POLL_S)
-            for tid, proc in procs.items():
-                if tid in done or proc.poll() is None:
-                    continue
-                if proc.returncode == 0:
-                    done.add(tid)
-                elif proc.returncode == EXIT_RECYCLE:  # retired to free memory: not a failure
-                    procs[tid] = spawn_worker(storage.path, run_id, tid, host, port, log)
-                elif restarts[tid] < MAX_RESTARTS and not storage.control_flags(run_id)[0]:
-                    restarts[tid] += 1
-                    procs[tid] = spawn_worker(storage.path, run_id, tid, host, port, log)
-                else:
-                    _fail_ongoing_trial(storage, run_id, tuner.oracle, tid, proc.returncode)
-                    done.add(tid)
+        supervisor.start()
+        local_search()
+        supervisor.join()
         _wait_for_remote_workers(storage, run_id, tuner.oracle)
     finally:
+        halt.set()
         stop_workers(procs)
         server.stop(0)
         relay.stop()
     if storage.control_flags(run_id)[0]:
         return RunStatus.STOPPED
     return RunStatus.COMPLETED
+
+
+def _supervise(storage: Storage, run_id: int, oracle: Any, procs: dict[str, subprocess.Popen],
+               host: str, port: int, folder: str, halt: threading.Event) -> None:
+    """Restart worker processes that die (same tuner id: KerasTuner hands it its unfinished
+    trial first) until each has finished, or give up their trial after MAX_RESTARTS."""
+    log = os.path.join(folder, "workers.log")
+    restarts = {tid: 0 for tid in procs}
+    done: set[str] = set()
+    while len(done) < len(procs) and not halt.wait(POLL_S):
+        for tid, proc in list(procs.items()):
+            if tid in done or proc.poll() is None:
+                continue
+            if proc.returncode == 0:
+                done.add(tid)
+            elif proc.returncode == EXIT_RECYCLE:  # retired to free memory: not a failure
+                procs[tid] = spawn_worker(storage.path, run_id, tid, host, port, log)
+            elif restarts[tid] < MAX_RESTARTS and not storage.control_flags(run_id)[0]:
+                restarts[tid] += 1
+                procs[tid] = spawn_worker(storage.path, run_id, tid, host, port, log)
+            else:
+                _fail_ongoing_trial(storage, run_id, oracle, tid, proc.returncode)
+                done.add(tid)
 
 
 def _wait_for_remote_workers(storage: Storage, run_id: int, oracle: Any) -> None:

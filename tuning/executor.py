@@ -248,17 +248,31 @@ def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: An
     procs = start_workers(storage, run_id, spec, folder)
     try:
         tuner = build_tuner(spec, dataset, folder)
-        tuner.setup_recording(storage, run_id, spec, worker_name,
-                              recycle_after=int(spec["strategy"].get("recycle_every", 25)),
-                              time_spent_s=_time_spent(storage, run_id))
+        tuner.oracle.verbose = 0
+        # The chief trains too, as tuner0: one TensorFlow process fewer on the machine.
+        # It never recycles itself (it serves the oracle), so no recycle limit applies.
+        tuner.setup_recording(storage, run_id, spec, f"tuner0@{worker_name}",
+                              recycle_after=2**31, time_spent_s=_time_spent(storage, run_id))
         tuner._reconcile_after_reload()
-        status = coordinate(storage, run_id, spec, tuner, folder, procs)
+        status = coordinate(storage, run_id, spec, tuner, folder, procs,
+                            local_search=lambda: _search_as_worker(tuner, spec, dataset))
     except Exception as exc:
         stop_workers(procs)
         traceback.print_exc()
         storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
         return EXIT_DONE
     return _finish(storage, run_id, spec, tuner, dataset, folder, status)
+
+
+def _search_as_worker(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
+    """The chief's own trials: KerasTuner must see this process as a worker, or ``search``
+    would only serve the oracle."""
+    os.environ["KERASTUNER_TUNER_ID"] = "tuner0"
+    tuner.tuner_id = "tuner0"
+    try:
+        _search(tuner, spec, dataset)
+    except tuner.stop_types:
+        pass  # stop or time limit: the supervisor sees the workers end, the status says why
 
 
 def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dataset: Any,

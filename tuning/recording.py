@@ -27,6 +27,7 @@ EXIT_RECYCLE = 75  # the worker retired itself to keep memory flat; start anothe
 EXIT_CRASH = 1
 
 HEARTBEAT_S = 2.0
+IDLE_WAIT_S = 0.2
 
 
 class _Heartbeat(threading.Thread):
@@ -157,6 +158,11 @@ def recording_tuner_class(base: type) -> type:
 
         def pre_create_trial(self):
             super().pre_create_trial()
+            if getattr(self, "_asked_for_trial", False):
+                # The oracle said "wait" (a Hyperband round or a sequential stage is finishing
+                # on another worker): KerasTuner asks again at once, so pause between asks.
+                time.sleep(IDLE_WAIT_S)
+            self._asked_for_trial = True
             stop, _ = self._storage.control_flags(self._run_id)
             if stop:
                 raise StopRequested("stop requested")
@@ -173,6 +179,7 @@ def recording_tuner_class(base: type) -> type:
 
         def on_trial_begin(self, trial):
             super().on_trial_begin(trial)
+            self._asked_for_trial = False
             values = dict(trial.hyperparameters.values)
             record = self._storage.begin_trial(
                 self._run_id, trial.trial_id, int(trial.trial_id), values,

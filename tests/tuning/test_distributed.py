@@ -50,9 +50,11 @@ def test_a_worker_killed_mid_trial_is_restarted_and_the_run_completes(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
     run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    # tuner0 is the chief itself (it trains too); kill a worker process.
     victim = wait_for(lambda: [t for t in storage.list_trials(run_id)
-                               if t.status is TrialStatus.RUNNING and t.epochs_done >= 2],
-                      180, "a trial mid-way")[0]
+                               if t.status is TrialStatus.RUNNING and t.epochs_done >= 2
+                               and t.worker.startswith("tuner1@")],
+                      180, "a worker's trial mid-way")[0]
     os.kill(int(victim.worker.rsplit(":", 1)[1]), signal.SIGKILL)
     assert proc.wait(timeout=400) == 0
     assert storage.get_run(run_id).status is RunStatus.COMPLETED
