@@ -1,8 +1,9 @@
 """The launch form's plain parts (no Streamlit): the search-space table and the map
 between a spec and the form's widget keys.
 
-The table has one row per hyperparameter: name, type, min, max, step, sampling and
-values (the comma-separated choices of a ``choice``, or the value of a ``fixed``).
+The table has one row per hyperparameter: name, type, min, max, step, sampling, values
+(the comma-separated choices of a ``choice``, or the value of a ``fixed``) and an optional
+default.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from tuning.specs import Problem
 
-COLUMNS = ("name", "type", "min", "max", "step", "sampling", "values")
+COLUMNS = ("name", "type", "min", "max", "step", "sampling", "values", "default")
 
 
 def _fmt(value: Any) -> str:
@@ -37,11 +38,12 @@ def space_to_frame(space: dict[str, dict[str, Any]]) -> pd.DataFrame:
             "min": hp.get("min"), "max": hp.get("max"), "step": hp.get("step"),
             "sampling": hp.get("sampling", "linear") if kind in ("int", "float") else None,
             "values": values,
+            "default": _fmt(hp["default"]) if "default" in hp else None,
         })
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("min", "max", "step"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    for col in ("name", "type", "sampling", "values"):
+    for col in ("name", "type", "sampling", "values", "default"):
         frame[col] = frame[col].astype(object)
     return frame
 
@@ -120,6 +122,9 @@ def space_from_frame(frame: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], li
             text = str(row["values"] or "")
             if text.strip():
                 hp["value"] = parse_value(text)
+        default = str(row["default"] or "").strip()
+        if default and kind != "fixed":
+            hp["default"] = parse_value(default)
         space[name] = hp
     return space, problems
 

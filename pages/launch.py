@@ -245,6 +245,9 @@ table = st.data_editor(
         "sampling": st.column_config.SelectboxColumn("sampling", options=list(catalog.SAMPLINGS)),
         "values": st.column_config.TextColumn(
             "values", help="choice: values separated by commas; fixed: the value"),
+        "default": st.column_config.TextColumn(
+            "default", help="optional: the value used where this hyperparameter is not being "
+                            "tuned (sequential stages, the first grid point)"),
     })
 space, table_problems = space_from_frame(table)
 sections["search_space"] = st.container()
