@@ -73,11 +73,23 @@ def _family_default(name: str, family: str | None) -> Any:
     return None
 
 
-def sequential_plan(space: Space, order: Sequence[str]) -> list[tuple[int, str, Any]]:
-    """(stage, hyperparameter, candidate) for every trial, in the order they run."""
-    return [(stage, name, value)
-            for stage, name in enumerate(order, start=1)
-            for value in candidate_values(space[name]) or []]
+def sequential_plan(space: Space, order: Sequence[str],
+                    family: str | None) -> list[tuple[int, str, Any]]:
+    """(stage, hyperparameter, candidate) for every trial, in the order they run.
+
+    From stage 2 on, the candidate equal to the hyperparameter's default is left out: with
+    the earlier winners fixed and the rest at their defaults, it is exactly the previous
+    stage's winning trial, which is carried into the stage instead of trained again.
+    """
+    plan = []
+    for stage, name in enumerate(order, start=1):
+        carried = default_value(name, space[name], family) if stage > 1 else _NOTHING
+        plan += [(stage, name, value) for value in candidate_values(space[name]) or []
+                 if value != carried]
+    return plan
+
+
+_NOTHING = object()
 
 
 def sequential_values(space: Space, order: Sequence[str], family: str | None,

@@ -36,27 +36,30 @@ class SequentialOracle(kt.Oracle):
 
     def __init__(self, space: Mapping[str, Any], order: Sequence[str], family: str | None,
                  **kwargs: Any):
-        self.plan = sequential_plan(space, order)
+        self.plan = sequential_plan(space, order, family)
         super().__init__(max_trials=len(self.plan), **kwargs)
         self.space = space
         self.order = list(order)
         self.family = family
 
     def best_of_stages(self) -> dict[int, Any]:
-        """Winning value of each stage whose trials have all finished."""
-        best: dict[int, Any] = {}
+        """Winning value of each stage so far. A stage's contenders are its own completed
+        trials and the previous stage's winner, which is carried in (it holds the stage's
+        hyperparameter at its default, the candidate the plan leaves out)."""
         by_stage: dict[int, list[kt.engine.trial.Trial]] = {}
         for trial in self.trials.values():
             stage = trial.hyperparameters.values.get(STAGE_KEY)
-            if stage is not None:
+            if stage is not None and trial.status == "COMPLETED" and trial.score is not None:
                 by_stage.setdefault(int(stage), []).append(trial)
-        for stage, trials in by_stage.items():
-            done = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
-            if not done:
-                continue
-            pick = max if self.objective.direction == "max" else min
-            winner = pick(done, key=lambda t: t.score)
-            best[stage] = winner.hyperparameters.values[self.order[stage - 1]]
+        pick = max if self.objective.direction == "max" else min
+        best: dict[int, Any] = {}
+        carried = None
+        for stage, name in enumerate(self.order, start=1):
+            contenders = by_stage.get(stage, []) + ([carried] if carried is not None else [])
+            if not contenders:
+                break
+            carried = pick(contenders, key=lambda t: t.score)
+            best[stage] = carried.hyperparameters.values[name]
         return best
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:

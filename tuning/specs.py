@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from . import catalog
-from .manual import candidate_values, combined_size
+from .manual import candidate_values, combined_size, sequential_plan
 
 MAX_GRID_COMBINATIONS = 10_000
 MAX_TRIALS_LIMIT = 100_000
@@ -163,7 +163,8 @@ def validate_spec(doc: Any) -> dict[str, Any]:
     model, kind = _check_model(c, c.section(doc, "model"), task)
     out["model"] = model
     out["search_space"] = _check_space(c, doc.get("search_space"), model.get("family"), kind)
-    out["strategy"] = _check_strategy(c, c.section(doc, "strategy"), kind, out["search_space"])
+    out["strategy"] = _check_strategy(c, c.section(doc, "strategy"), kind, out["search_space"],
+                                      model.get("family"))
     out["objective"] = _check_objective(c, c.section(doc, "objective", required=False), kind, task)
     out["training"] = _check_training(c, c.section(doc, "training", required=False), kind,
                                       out["search_space"])
@@ -517,7 +518,7 @@ PRUNABLE = ("random", "bayesian", "grid", "random_sampling")
 
 
 def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
-                    space: dict[str, Any]) -> dict[str, Any]:
+                    space: dict[str, Any], family: str | None) -> dict[str, Any]:
     from .tools import TOOLS
 
     tool = TOOLS.get(strategy.get("name", ""))
@@ -545,7 +546,7 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
     out["pruning"] = _check_pruning(c, get("pruning"), name, kind)
     out.update(_check_workers(c, strategy))
     if name == "sequential":
-        out["order"], out["max_trials"] = _check_sequential(c, get("order"), space)
+        out["order"], out["max_trials"] = _check_sequential(c, get("order"), space, family)
         return out
     if name == "random_sampling":
         out["samples"] = c.integer("strategy.samples", get("samples", 10), 1, MAX_TRIALS_LIMIT)
@@ -627,7 +628,8 @@ def _check_pruning(c: _Checker, pruning: Any, name: str, kind: str) -> dict[str,
     }
 
 
-def _check_sequential(c: _Checker, order: Any, space: dict[str, Any]) -> tuple[list[str], int | None]:
+def _check_sequential(c: _Checker, order: Any, space: dict[str, Any],
+                      family: str | None) -> tuple[list[str], int | None]:
     if not isinstance(order, list) or not order or not all(isinstance(n, str) for n in order):
         c.fail("strategy.order", "must list the hyperparameters to tune, one stage each, e.g. "
                '["learning_rate", "units"]', order if order is not None else ...)
@@ -650,7 +652,9 @@ def _check_sequential(c: _Checker, order: Any, space: dict[str, Any]) -> tuple[l
     if total > MAX_GRID_COMBINATIONS:
         c.fail("strategy.order", f"makes {total} trials, more than the {MAX_GRID_COMBINATIONS} "
                "allowed; list fewer candidates")
-    return list(order), total
+    if c.problems:
+        return list(order), total
+    return list(order), len(sequential_plan(space, order, family))
 
 
 def _hyperband_trials(strategy: dict[str, Any]) -> int | None:

@@ -21,18 +21,24 @@ def sequential_stages(run: Run, trials: Sequence[Trial]) -> pd.DataFrame:
         stage = t.hyperparameters.get(STAGE_KEY)
         if stage is not None:
             by_stage.setdefault(int(stage), []).append(t)
+    pick = min if run.direction == "min" else max
+    winner = None  # the previous stage's winner, carried into the next stage as a contender
     for stage in sorted(by_stage):
         members = by_stage[stage]
         name = members[0].hyperparameters.get(STAGE_HP_KEY)
         done = [t for t in members if t.status is TrialStatus.COMPLETED and t.score is not None]
-        pick = min if run.direction == "min" else max
+        tried = [str(t.hyperparameters.get(name)) for t in members]
+        if winner is not None:
+            tried.insert(0, f"{winner.hyperparameters.get(name)} (carried from stage {stage - 1})")
+            done = done + [winner]
         winner = pick(done, key=lambda t: t.score) if done else None
         rows.append({
             "stage": stage, "hyperparameter": name,
-            "values tried": ", ".join(str(t.hyperparameters.get(name)) for t in members),
+            "values tried": ", ".join(tried),
             "chosen": None if winner is None else str(winner.hyperparameters.get(name)),
             "best score": None if winner is None else winner.score,
-            "trials": f"{len(done)} of {len(members)} completed",
+            "trials": f"{sum(t.status is TrialStatus.COMPLETED for t in members)} of "
+                      f"{len(members)} completed",
         })
     return pd.DataFrame(rows, columns=["stage", "hyperparameter", "values tried", "chosen",
                                        "best score", "trials"])

@@ -37,7 +37,8 @@ def test_sequential_stage_two_fixes_stage_one_best(tmp_path):
     storage, run_id, result = run_spec(tmp_path, iris_knn(strategy))
     assert result.returncode == 0, result.stderr[-2000:]
     trials = storage.list_trials(run_id)
-    assert len(trials) == 3 + 2
+    # weights' default ("uniform") is stage 1's winner carried into stage 2, not re-run
+    assert len(trials) == 3 + 1
     stage1 = [t for t in trials if t.hyperparameters["tuner/stage"] == 1]
     stage2 = [t for t in trials if t.hyperparameters["tuner/stage"] == 2]
     assert [t.hyperparameters["n_neighbors"] for t in stage1] == [1, 7, 40]
@@ -45,8 +46,10 @@ def test_sequential_stage_two_fixes_stage_one_best(tmp_path):
     assert {t.hyperparameters["weights"] for t in stage1} == {"uniform"}
     best1 = max(stage1, key=lambda t: t.score).hyperparameters["n_neighbors"]
     assert {t.hyperparameters["n_neighbors"] for t in stage2} == {best1}
-    assert [t.hyperparameters["weights"] for t in stage2] == ["uniform", "distance"]
+    assert [t.hyperparameters["weights"] for t in stage2] == ["distance"]
     assert all(t.hyperparameters["tuner/stage_hp"] == "weights" for t in stage2)
+    run = storage.get_run(run_id)
+    assert run.best_score == max(t.score for t in trials)
 
 
 def test_random_sampling_is_seeded_and_combine_tries_all_combinations(tmp_path):

@@ -17,7 +17,6 @@ def seq_run(storage: Storage):
     run = storage.create_run(spec["name"], spec)
     plan = [(1, "n_neighbors", {"n_neighbors": 1, "weights": "uniform"}, 0.90),
             (1, "n_neighbors", {"n_neighbors": 5, "weights": "uniform"}, 0.95),
-            (2, "weights", {"n_neighbors": 5, "weights": "uniform"}, 0.95),
             (2, "weights", {"n_neighbors": 5, "weights": "distance"}, 0.97)]
     for i, (stage, name, values, score) in enumerate(plan):
         t = storage.begin_trial(run.id, str(i), i, {**values, "tuner/stage": stage,
@@ -26,14 +25,23 @@ def seq_run(storage: Storage):
     return storage.get_run(run.id)
 
 
+def test_a_carried_winner_can_win_its_next_stage(storage):
+    run = seq_run(storage)
+    worse = storage.list_trials(run.id)[-1]
+    storage.finish_trial(worse.id, TrialStatus.COMPLETED, score=0.5)  # "distance" now loses
+    stages = sequential_stages(run, storage.list_trials(run.id))
+    assert stages["chosen"].tolist() == ["5", "uniform"]
+
+
 def test_sequential_stages_show_each_stage_winner(storage):
     run = seq_run(storage)
     stages = sequential_stages(run, storage.list_trials(run.id))
     assert stages[["stage", "hyperparameter", "chosen"]].values.tolist() == [
         [1, "n_neighbors", "5"], [2, "weights", "distance"]]
-    assert stages["values tried"].tolist() == ["1, 5", "uniform, distance"]
+    assert stages["values tried"].tolist() == ["1, 5", "uniform (carried from stage 1), distance"]
     md = markdown_summary(run, storage.list_trials(run.id))
-    assert "## Stages" in md and "| 2 | weights | uniform, distance | distance |" in md
+    assert "## Stages" in md
+    assert "| 2 | weights | uniform (carried from stage 1), distance | distance |" in md
     page = html_report(run, storage.list_trials(run.id), [])
     assert "<h2>Stages</h2>" in page and "seq &lt;b&gt;" in page
 
