@@ -24,7 +24,6 @@ from .curves import diagnose, median_rule
 # Exit codes of a worker process, read by the engine.
 EXIT_DONE = 0
 EXIT_RECYCLE = 75  # the worker retired itself to keep memory flat; start another
-EXIT_CRASH = 1
 
 HEARTBEAT_S = 2.0
 IDLE_WAIT_S = 0.2
