@@ -17,13 +17,14 @@ from tuning import catalog
 from tuning.control import queue_race, queue_run
 from tuning.datasets import DataError
 from tuning.estimates import run_cost
-from tuning.paths import uploads_dir
+from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.tools import TOOLS
 from tuning.specs import Problem, SpecError, validate_spec
 
 storage = get_storage()
 state = st.session_state
 
+DEMO_CSV_DIR = PROJECT_ROOT / "examples" / "data"
 SOURCES = {"sklearn": "Bundled (scikit-learn)", "keras": "Keras cache", "csv": "Upload a CSV"}
 # Which section of the form shows a problem, by the first segment of its field.
 SECTION_OF = {"name": "budget", "seed": "budget", "time_limit_s": "budget", "training": "budget",
@@ -141,6 +142,11 @@ elif source == "keras":
     data["name"], task = name, catalog.KERAS_DATASETS[name]
 else:
     upload = st.file_uploader("CSV file", type=["csv"], key="f_upload")
+    demos = sorted(p.name for p in DEMO_CSV_DIR.glob("*.csv"))
+    demo = st.selectbox("…or a bundled demo CSV", ["(none)"] + demos, key="f_demo_csv")
+    if upload is None and demo != "(none)":
+        state["csv_path"] = str(DEMO_CSV_DIR / demo)
+        state["csv_label"] = demo
     if upload is not None:
         try:
             state["csv_path"] = str(save_upload(upload))

@@ -230,3 +230,15 @@ def test_a_tool_takes_its_options_as_json(db):
     assert shown_spec(at)["strategy"]["batch_sizes"] == [16, 128]
     at.text_area(key="f_tool_options").set_value("[1, 2").run()
     assert "options must be a JSON object" in errors(at)
+
+
+def test_a_bundled_demo_csv_can_be_picked_without_uploading(db):
+    at = open_app()
+    at.radio(key="f_source").set_value("csv").run()
+    at.selectbox(key="f_demo_csv").set_value("houses.csv").run()
+    at.selectbox(key="f_target").set_value("price").run()
+    at.selectbox(key="f_family").set_value("ridge").run()
+    assert not at.error, errors(at)
+    shown = shown_spec(at)
+    assert shown["data"]["path"].endswith("examples/data/houses.csv")
+    assert shown["data"]["task"] == "regression"
