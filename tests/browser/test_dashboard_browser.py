@@ -24,9 +24,6 @@ from storage import RunStatus, Storage
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 START_TIMEOUT_S = 60
 RUN_TIMEOUT_S = 150
@@ -40,13 +37,6 @@ CURVE_POINTS_JS = """() => {
   if (!gd || !gd._fullData) return -1;
   return gd._fullData.reduce((n, t) => n + (t._length ?? (t.x ? t.x.length : 0)), 0);
 }"""
-
-
-def _unavailable(reason: str) -> None:
-    """Outside CI a missing browser skips; in CI it fails, so the check is never lost."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -112,22 +102,6 @@ def _end_workers(db_path: Path) -> None:
             except ProcessLookupError:
                 pass
     store.close()
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _idle(page) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import copy
 import http.client
-import os
 import re
 import socket
 import tomllib

@@ -38,3 +38,17 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def start_spec(tmp_path: Path, spec: dict) -> tuple[subprocess.Popen, Storage, Path, int]:
+    """Start ``python -m tuning run`` in the background; returns once its run exists:
+    (the CLI process, the storage, the database path, the run id)."""
+    db = tmp_path / "t.db"
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run", str(path),
+                             "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
+    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    return proc, storage, db, run_id

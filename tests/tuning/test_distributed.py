@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.runner import ROOT, run_spec, wait_for
+from tests.tuning.runner import ROOT, run_spec, start_spec, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +43,7 @@ def test_chief_and_two_workers_record_every_trial_once_and_share_the_work(tmp_pa
 
 
 def test_a_worker_killed_mid_trial_is_restarted_and_the_run_completes(tmp_path):
-    db = tmp_path / "t.db"
-    (tmp_path / "spec.json").write_text(json.dumps(spec(trials=5, epochs=12)))
-    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
-                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
-    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    proc, storage, db, run_id = start_spec(tmp_path, spec(trials=5, epochs=12))
     # tuner0 is the chief itself (it trains too); kill a worker process.
     victim = wait_for(lambda: [t for t in storage.list_trials(run_id)
                                if t.status is TrialStatus.RUNNING and t.epochs_done >= 2
@@ -70,13 +64,7 @@ def test_a_worker_on_another_machine_records_through_the_relay(tmp_path):
     """A worker started with only the relay's URL and token (no database) adds its trials."""
     from tuning.paths import run_dir
 
-    db = tmp_path / "t.db"
-    (tmp_path / "spec.json").write_text(json.dumps(spec(trials=6, epochs=4)))
-    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
-                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
-    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    proc, storage, db, run_id = start_spec(tmp_path, spec(trials=6, epochs=4))
     relay_file = run_dir(db, run_id) / "relay.json"
     wait_for(relay_file.exists, 120, "the chief's relay.json")
     command = json.loads(relay_file.read_text())["command"].replace("tuner<N>", "tuner9")
@@ -97,9 +85,6 @@ def test_a_worker_on_another_machine_records_through_the_relay(tmp_path):
 
 
 def test_relay_refuses_a_wrong_token_and_other_runs_trials(tmp_path):
-    import urllib.error
-    import urllib.request
-
     from tuning.relay import Relay, RemoteStorage
 
     storage = Storage(tmp_path / "t.db")
@@ -126,13 +111,7 @@ def test_relay_refuses_a_wrong_token_and_other_runs_trials(tmp_path):
 def test_stop_and_resume_a_distributed_run(tmp_path):
     from tests.tuning.runner import cli
 
-    db = tmp_path / "t.db"
-    (tmp_path / "spec.json").write_text(json.dumps(spec(trials=4, epochs=25)))
-    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
-                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
-    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    proc, storage, db, run_id = start_spec(tmp_path, spec(trials=4, epochs=25))
     wait_for(lambda: len([t for t in storage.list_trials(run_id)
                           if t.status is TrialStatus.RUNNING and t.epochs_done >= 1]) == 2,
              180, "both workers mid-trial")

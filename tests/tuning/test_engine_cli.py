@@ -4,16 +4,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.runner import ROOT, cli, run_spec, wait_for
+from tests.tuning.runner import cli, run_spec, start_spec, wait_for
 from tuning.paths import run_dir
+
 pytestmark = pytest.mark.slow
 
 
@@ -116,13 +113,7 @@ def test_sigkill_mid_trial_then_resume_runs_no_completed_trial_twice(tmp_path):
     spec = mlp_spec({"name": "random", "max_trials": 4},
                     training={"epochs": 40, "batch_size": 64})
     spec["search_space"]["units"] = {"type": "int", "min": 8, "max": 64, "step": 8}
-    db = tmp_path / "t.db"
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
-                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
-    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    proc, storage, db, run_id = start_spec(tmp_path, spec)
 
     def second_trial_mid_way():
         trials = storage.list_trials(run_id)
@@ -163,13 +154,7 @@ def test_stop_ends_run_after_epoch_and_cancel_ends_one_trial(tmp_path):
     spec = mlp_spec({"name": "random", "max_trials": 5},
                     training={"epochs": 200, "batch_size": 256})
     spec["search_space"]["units"] = {"type": "int", "min": 8, "max": 64, "step": 8}
-    db = tmp_path / "t.db"
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.Popen([sys.executable, "-m", "tuning", "--db", str(db), "run",
-                             str(tmp_path / "spec.json"), "--quiet"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    storage = wait_for(lambda: db.exists() and Storage(db), 30, "database")
-    run_id = wait_for(lambda: storage.list_runs() and storage.list_runs()[0].id, 30, "run")
+    proc, storage, db, run_id = start_spec(tmp_path, spec)
     first = wait_for(lambda: [t for t in storage.list_trials(run_id)
                               if t.status is TrialStatus.RUNNING and t.epochs_done >= 1],
                      120, "first trial running")[0]
