@@ -306,6 +306,33 @@ class Storage:
                 "UPDATE trials SET status = ?, finished_at = ?, rev = ? WHERE id = ?",
                 (status.value, now, self._next_rev(conn, run_id), trial_id))
 
+    def reopen_run(self, run_id: int, spec: Mapping[str, Any], pid: int,
+                   max_trials: int | None) -> bool:
+        """Make a run that is not running ``running`` for process ``pid``, in one step.
+
+        For runs fed from outside the engine (a watched script): unlike ``requeue`` plus
+        ``claim_run`` the run is never ``queued`` in between, so no engine launches a worker
+        for it, and a completed run may be reopened. The spec is replaced. False when another
+        process holds it running.
+        """
+        now = time.time()
+        direction = str(spec.get("objective", {}).get("direction", "max"))
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = 'running', spec = ?, direction = ?, max_trials = ?, "
+                "worker_pid = ?, heartbeat_at = ?, started_at = COALESCE(started_at, ?), "
+                "finished_at = NULL, error = NULL, stop_requested = 0 "
+                "WHERE id = ? AND (status != 'running' OR worker_pid = ?)",
+                (_dumps(spec), direction, max_trials, pid, now, now, run_id, pid))
+            return cur.rowcount == 1
+
+    def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
+        """Store a new name and spec for a run (an imported project read again)."""
+        direction = str(spec.get("objective", {}).get("direction", "max"))
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET name = ?, spec = ?, direction = ? WHERE id = ?",
+                         (name, _dumps(spec), direction, run_id))
+
     def requeue_for_recycle(self, run_id: int) -> None:
         """A worker retiring to free memory hands its run back to the queue, keeping its clock."""
         with self._write() as conn:

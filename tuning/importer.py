@@ -35,7 +35,6 @@ from typing import Any, Iterable, Mapping
 
 from storage import Run, RunStatus, Storage, Trial, TrialStatus
 
-from ._run_updates import replace_spec
 from .kt_project import (best_metrics, epoch_rows, grid_size, hyperband_trials, infer_objective,
                          number, search_space, short_message, space_defaults, trial_status)
 
@@ -314,7 +313,7 @@ def import_project(storage: Storage, directory: str | os.PathLike[str],
     else:
         run_id = existing.id
         spec["name"] = name or existing.name
-        replace_spec(storage, run_id, spec["name"], spec)
+        storage.replace_spec(run_id, spec["name"], spec)
         recorded = {t.trial_key: t for t in storage.list_trials(run_id)}
     for saved in project.trials:
         if not _unchanged(recorded.get(saved.key), saved):

@@ -46,7 +46,6 @@ from typing import Any, Callable, Mapping
 
 from storage import NotFoundError, RunStatus, Storage, StorageError, TrialStatus
 
-from ._run_updates import reopen_run
 from .kt_project import grid_size, hyperband_trials, search_space, strategy_of_class
 from .paths import default_db_path
 
@@ -205,11 +204,11 @@ def _open_run(tuner: Any, session: _Session, spec: dict[str, Any]) -> int:
             old = storage.get_run(run_id)
         except NotFoundError:  # deleted from the dashboard meanwhile: start a new one
             continue
-        if reopen_run(storage, run_id, {**spec, "name": old.name}, pid, max_trials):
+        if storage.reopen_run(run_id, {**spec, "name": old.name}, pid, max_trials):
             return run_id
     # Created stopped, then taken in one step: a queued run would be launched by an engine.
     run = storage.create_run(spec["name"], spec, status=RunStatus.STOPPED)
-    if not reopen_run(storage, run.id, spec, pid, max_trials):
+    if not storage.reopen_run(run.id, spec, pid, max_trials):
         raise RuntimeError(f"run {run.id} was taken by another process as it was created")
     return run.id
 

@@ -34,18 +34,17 @@ SCRIPT_SPEC = {"name": "watched", "data": {"source": "script", "project": "/p/rs
 
 
 def test_the_engine_leaves_a_script_run_alone_while_it_beats_and_reaps_it_after(tmp_path):
-    from tuning._run_updates import reopen_run
     from tuning.engine import Engine
 
     store = Storage(tmp_path / "t.db")
     run = store.create_run("watched", SCRIPT_SPEC, status=RunStatus.STOPPED)
-    assert reopen_run(store, run.id, SCRIPT_SPEC, os.getpid(), max_trials=3)
+    assert store.reopen_run(run.id, SCRIPT_SPEC, os.getpid(), max_trials=3)
     now = time.time()
     engine = Engine(store.path, clock=lambda: now + 5)
     engine.tick()
     assert store.get_run(run.id).status is RunStatus.RUNNING and not engine.workers
     # Another process cannot take a run its script still holds.
-    assert not reopen_run(store, run.id, SCRIPT_SPEC, os.getpid() + 1, max_trials=3)
+    assert not store.reopen_run(run.id, SCRIPT_SPEC, os.getpid() + 1, max_trials=3)
     engine.clock = lambda: now + 60  # the script died: no beat for a minute
     engine.tick()
     assert store.get_run(run.id).status is RunStatus.INTERRUPTED
