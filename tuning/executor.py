@@ -21,6 +21,7 @@ from storage._sqlite import _thaw
 
 from .datasets import DataError, load_dataset
 from .paths import run_dir
+from .training import fit_callbacks
 from .recording import (EXIT_DONE, EXIT_RECYCLE, _failure_summary, _Heartbeat,
                         recording_sklearn_class, recording_tuner_class)
 
@@ -112,17 +113,6 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     return recording_tuner_class(kt.Hyperband)(
         max_epochs=strategy["max_epochs"], factor=strategy["factor"],
         hyperband_iterations=strategy["hyperband_iterations"], **kwargs)
-
-
-def _callbacks(spec: Mapping[str, Any]) -> list[Any]:
-    early = spec["training"].get("early_stopping")
-    if not early:
-        return []
-    import keras
-
-    return [keras.callbacks.EarlyStopping(
-        monitor=early["monitor"], patience=early["patience"], min_delta=early["min_delta"],
-        restore_best_weights=early["restore_best_weights"])]
 
 
 def _save_best_model(tuner: Any, spec: Mapping[str, Any], dataset: Any, folder: str) -> None:
@@ -316,7 +306,7 @@ def _search(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
     if spec["model"]["family"] == "mlp":
         tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
                      validation_data=(dataset.x_val, dataset.y_val), verbose=0,
-                     callbacks=_callbacks(spec))
+                     callbacks=fit_callbacks(spec))
     else:
         tuner.search(np.concatenate([dataset.x_train, dataset.x_val]),
                      np.concatenate([dataset.y_train, dataset.y_val]))

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from . import catalog
 from .manual import candidate_values, combined_size, sequential_plan
+from .training import SCHEDULES
 
 MAX_GRID_COMBINATIONS = 10_000
 MAX_TRIALS_LIMIT = 100_000
@@ -168,6 +169,10 @@ def validate_spec(doc: Any) -> dict[str, Any]:
     out["objective"] = _check_objective(c, c.section(doc, "objective", required=False), kind, task)
     out["training"] = _check_training(c, c.section(doc, "training", required=False), kind,
                                       out["search_space"])
+    if (out["training"].get("lr_schedule") == "cosine"
+            and out["strategy"].get("name") == "lr_range_test"):
+        c.fail("training.lr_schedule", "does not apply to lr_range_test, which sets the rate "
+               "itself; remove it (use cosine when you train at the suggested rate)", "cosine")
     limit = doc.get("time_limit_s")
     out["time_limit_s"] = None if limit is None else c.number(
         "time_limit_s", limit, 0, 30 * 24 * 3600, low_open=True)
@@ -693,7 +698,7 @@ def _grid_size(c: _Checker, space: dict[str, Any]) -> int | None:
     return total
 
 
-TRAINING_FIELDS = ("epochs", "batch_size", "early_stopping")
+TRAINING_FIELDS = ("epochs", "batch_size", "early_stopping", "lr_schedule")
 EARLY_STOPPING_FIELDS = ("monitor", "patience", "min_delta", "restore_best_weights")
 
 
@@ -710,6 +715,8 @@ def _check_training(c: _Checker, training: dict[str, Any], kind: str,
         "epochs": c.integer("training.epochs", training.get("epochs", 5), 1, MAX_EPOCHS_LIMIT),
         "batch_size": c.integer("training.batch_size", training.get("batch_size", 32), 1, 65536),
         "early_stopping": _check_early_stopping(c, training.get("early_stopping")),
+        "lr_schedule": c.choice("training.lr_schedule", training.get("lr_schedule", "constant"),
+                                SCHEDULES),
     }
 
 

@@ -66,7 +66,8 @@ def test_mlp_spec_is_normalised_with_defaults():
                                 "pruning": None, "workers": 1, "chief_host": "127.0.0.1",
                                 "chief_port": None, "relay_port": None}
     assert spec["objective"] == {"metric": "val_accuracy", "direction": "max"}
-    assert spec["training"] == {"epochs": 2, "batch_size": 32, "early_stopping": None}
+    assert spec["training"] == {"epochs": 2, "batch_size": 32, "early_stopping": None,
+                                "lr_schedule": "constant"}
     assert spec["time_limit_s"] is None
 
 
