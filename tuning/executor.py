@@ -150,13 +150,18 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local") -> in
 def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
               folder: str, worker_name: str) -> int:
     """Run a deep-learning tool (see ``tuning.tools``) with the engine's stop semantics."""
-    from .tools import TOOLS, StopRequested, ToolContext
+    from .tools import TOOLS, StopRequested, TimeLimitReached, ToolContext
 
-    ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name)
+    ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name,
+                      time_spent_s=_time_spent(storage, run_id))
     try:
+        ctx.check_time_budget()  # a resumed run whose budget is spent sets nothing up
         TOOLS[spec["strategy"]["name"]].runner()(ctx)
     except StopRequested:
         storage.finish_run(run_id, RunStatus.STOPPED)
+        return EXIT_DONE
+    except TimeLimitReached as reason:  # as a search: completed, the reason as its error
+        storage.finish_run(run_id, RunStatus.COMPLETED, error=str(reason))
         return EXIT_DONE
     except Exception as exc:
         traceback.print_exc()

@@ -546,7 +546,10 @@ def _check_strategy(c: _Checker, strategy: dict[str, Any], kind: str,
     from .tools import TOOLS
 
     if name in TOOLS:
+        from .tools._common import refuse_engine_fields
+
         out.update(TOOLS[name].check()(c, strategy, kind, space, out))
+        refuse_engine_fields(c, strategy, name)  # workers, chief/relay ports, pruning
         return out
     out["pruning"] = _check_pruning(c, get("pruning"), name, kind)
     out.update(_check_workers(c, strategy))

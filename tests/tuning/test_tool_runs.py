@@ -173,3 +173,63 @@ def test_lora_loads_a_users_preset_from_a_local_directory(tmp_path):
     folder = run_dir(storage.path, run_id)
     assert json.loads((folder / "best_lora.json").read_text())["base"] == str(preset)
     assert not (folder / "tiny_base.weights.h5").exists()
+
+
+def test_batch_size_study_averages_its_executions_as_keras_tuner_does(tmp_path):
+    spec = digits_spec({"name": "batch_size_study", "batch_sizes": [32, 128],
+                        "executions_per_trial": 2})
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = completed(storage, run_id, result)
+    assert len(trials) == 2
+    for t in trials:
+        runs: dict[int, list] = {}
+        for e in storage.list_epochs(run_id, t.id):
+            runs.setdefault(e.execution, []).append(e.metrics)
+        assert sorted(runs) == [0, 1] and all(len(c) == 2 for c in runs.values())
+        assert runs[0][0]["loss"] != runs[1][0]["loss"]  # seed + execution: another draw
+        # the score: the mean over executions of each execution's best epoch
+        best = [max(e["val_accuracy"] for e in curve) for curve in runs.values()]
+        assert t.score == pytest.approx(sum(best) / 2)
+        steady = [curve[1]["epoch_time_s"] for curve in runs.values()]
+        assert t.metrics["mean_epoch_time_s"] == pytest.approx(sum(steady) / 2)
+        assert t.metrics["epochs_trained"] == 4
+
+
+def test_tool_fits_use_the_training_callbacks(tmp_path):
+    # min_delta 10: no epoch after the first improves val_loss by that much
+    spec = digits_spec({"name": "batch_size_study", "batch_sizes": [64]}, epochs=5,
+                       early_stopping={"monitor": "val_loss", "patience": 1, "min_delta": 10},
+                       lr_schedule="cosine")
+    storage, run_id, result = run_spec(tmp_path, spec)
+    (trial,) = completed(storage, run_id, result)
+    assert trial.metrics["epochs_trained"] == 2
+    assert any(f.startswith("early stopped: trained 2 of 5 epochs") for f in trial.flags)
+
+
+def test_a_tool_trial_past_its_time_limit_fails_and_the_next_one_runs(tmp_path):
+    spec = digits_spec({"name": "batch_size_study", "batch_sizes": [16, 32]}, epochs=500)
+    spec["trial_time_limit_s"] = 2
+    storage, run_id, result = run_spec(tmp_path, spec)
+    trials = storage.list_trials(run_id)
+    assert len(trials) == 2  # the run carried on after the first trial failed
+    for t in trials:
+        assert t.status is TrialStatus.FAILED and t.epochs_done < 500
+        assert t.message.startswith("ran past the per-trial time limit of 2 s (")
+        assert t.message.endswith("raise trial_time_limit_s or shrink the model")
+    run = storage.get_run(run_id)
+    assert run.status is RunStatus.FAILED, result.stderr[-3000:]  # as the engine: none completed
+    assert run.error.startswith("RuntimeError: no trial completed; last error: ran past")
+
+
+def test_a_tool_run_ends_completed_when_its_time_limit_is_reached(tmp_path):
+    spec = digits_spec({"name": "batch_size_study", "batch_sizes": [16, 32, 64]}, epochs=500)
+    spec["time_limit_s"] = 3
+    storage, run_id, result = run_spec(tmp_path, spec)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = storage.get_run(run_id)
+    assert run.status is RunStatus.COMPLETED
+    assert run.error.startswith("time limit of 3 s reached after ")
+    (trial,) = storage.list_trials(run_id)  # no trial started after the limit
+    assert trial.status is TrialStatus.STOPPED and trial.score is None
+    assert 0 < trial.epochs_done < 500
+    assert trial.message.endswith("this trial was ended early and is not scored")

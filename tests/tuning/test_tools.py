@@ -308,6 +308,39 @@ def test_lora_reads_only_the_learning_rate_from_the_search_space():
                for p in problems(doc))
 
 
+def test_tools_that_train_once_refuse_several_executions():
+    assert problems(with_strategy("digits_lr_range_test.json", executions_per_trial=3)) == [
+        "strategy.executions_per_trial must be 1: lr_range_test makes one sweep; remove "
+        "strategy.executions_per_trial or set it to 1; got 3"]
+    (lora,) = problems(with_strategy("tiny_gemma_lora.json", executions_per_trial=2))
+    assert lora.startswith("strategy.executions_per_trial must be 1: lora trains each "
+                           "adapter once") and lora.endswith("or set it to 1; got 2")
+    # an invalid value is reported once, by the common rule
+    assert problems(with_strategy("digits_lr_range_test.json", executions_per_trial=0)) == [
+        "strategy.executions_per_trial must be between 1 and 20; got 0"]
+    for file in ("digits_batch_size_study.json", "digits_transfer_learning.json"):
+        spec = validate_spec(with_strategy(file, executions_per_trial=2))
+        assert spec["strategy"]["executions_per_trial"] == 2
+
+
+@pytest.mark.parametrize("file", sorted(TOOL_EXAMPLES.values()))
+def test_tools_refuse_the_engines_distribution_and_pruning_fields(file):
+    tool = example(file)["strategy"]["name"]
+    assert problems(with_strategy(file, workers=2)) == [
+        f"strategy.workers must be 1 for {tool}: tools run in one worker process; remove "
+        "strategy.workers; got 2"]
+    for field, value in (("chief_host", "10.0.0.1"), ("chief_port", 7000),
+                         ("relay_port", 7001)):
+        assert problems(with_strategy(file, **{field: value})) == [
+            f"strategy.{field} serves parallel workers, which {tool} does not use (tools run "
+            f"in one worker process); remove strategy.{field}; got {value!r}"]
+    assert problems(with_strategy(file, pruning={"warmup_epochs": 1})) == [
+        f"strategy.pruning does not apply to {tool}, which trains every trial it plans; "
+        'remove strategy.pruning; got {"warmup_epochs": 1}']
+    assert validate_spec(with_strategy(file, workers=1, pruning=False))["strategy"]["name"] \
+        == tool
+
+
 def test_transfer_accepts_digits_classes_as_the_source_and_needs_one_architecture():
     doc = with_strategy("digits_transfer_learning.json", source={"digits_classes": [0, 1, 2]})
     assert validate_spec(doc)["strategy"]["source"] == {"classes": [0, 1, 2]}
@@ -480,3 +513,101 @@ def test_rebuild_script_spells_out_a_funnels_widths(storage):
     hp = constants["HYPERPARAMETERS"]
     assert "shape" not in hp
     assert [hp.get(f"units_{i}", hp["units"]) for i in range(3)] == [256, 128, 64]
+
+
+class Clock:
+    """A clock the test moves by hand: the trial loop's time limits without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def timed_context(storage, time_limit_s=None, trial_time_limit_s=None, time_spent_s=0.0):
+    from tuning.tools import ToolContext
+
+    doc = example("digits_batch_size_study.json")
+    doc.update(time_limit_s=time_limit_s, trial_time_limit_s=trial_time_limit_s)
+    doc["strategy"]["max_consecutive_failed_trials"] = 5
+    spec = validate_spec(doc)
+    run = storage.create_run("timed", spec)
+    assert storage.claim_run(run.id, 1)
+    clock = Clock()
+    return ToolContext(storage, run.id, spec, dataset=None, folder=".", worker="test",
+                       time_spent_s=time_spent_s, clock=clock), clock
+
+
+def test_a_trial_past_its_time_limit_fails_with_the_engines_reason_and_the_run_goes_on(
+        storage):
+    from tuning.tools._common import run_trials
+
+    ctx, clock = timed_context(storage, trial_time_limit_s=2)
+
+    def train(trial_id, values):
+        for epoch in range(3):
+            clock.now += values["epoch_s"]
+            ctx.record_epoch(trial_id, epoch, {"loss": 1.0})
+        return 0.5, {}, None, []
+
+    run_trials(ctx, [("slow", {"epoch_s": 1.0}), ("quick", {"epoch_s": 0.5})], train)
+    slow, quick = storage.list_trials(ctx.run_id)
+    assert slow.status is TrialStatus.FAILED and slow.epochs_done == 3
+    assert slow.message == ("ran past the per-trial time limit of 2 s (3 s); raise "
+                            "trial_time_limit_s or shrink the model")
+    assert quick.status is TrialStatus.COMPLETED and quick.score == 0.5
+
+
+def test_the_runs_time_limit_cuts_the_trial_in_flight_and_starts_no_other(storage):
+    from tuning.tools import TimeLimitReached
+    from tuning.tools._common import run_trials
+
+    ctx, clock = timed_context(storage, time_limit_s=10)
+    started: list[str] = []
+
+    def train(trial_id, values):
+        started.append(values["key"])
+        for epoch in range(4):
+            clock.now += 2.0
+            ctx.record_epoch(trial_id, epoch, {"loss": 1.0})
+        return 0.5, {}, None, []
+
+    with pytest.raises(TimeLimitReached, match="^time limit of 10 s reached after 10 s$"):
+        run_trials(ctx, [(k, {"key": k}) for k in ("a", "b", "c")], train)
+    assert started == ["a", "b"]  # b ran out at its epoch 1; c never started
+    a, b = storage.list_trials(ctx.run_id)
+    assert a.status is TrialStatus.COMPLETED
+    assert b.status is TrialStatus.STOPPED and b.score is None and b.epochs_done == 1
+    assert b.message == ("time limit of 10 s reached after 10 s: this trial was ended early "
+                         "and is not scored")
+
+
+def test_a_resumed_run_counts_the_time_it_already_spent(storage):
+    from tuning.tools import TimeLimitReached
+    from tuning.tools._common import run_trials
+
+    ctx, _ = timed_context(storage, time_limit_s=60, time_spent_s=61)
+    with pytest.raises(TimeLimitReached, match="after 61 s"):
+        run_trials(ctx, [("a", {})], lambda trial_id, values: (0.5, {}, None, []))
+    assert storage.list_trials(ctx.run_id) == []
+
+
+def test_executions_average_as_keras_tuner_does():
+    from tuning.tools._common import average_executions
+
+    first = (0.8, {"val_accuracy": 0.8, "loss": 0.5, "mean_epoch_time_s": 1.0,
+                   "epochs_trained": 3, "param_count": 1000, "final_score": None},
+             ["overfitting: why"])
+    second = (0.6, {"val_accuracy": 0.6, "loss": 0.7, "mean_epoch_time_s": 2.0,
+                    "epochs_trained": 2, "param_count": 1000, "final_score": 0.5},
+              ["overfitting: why", "plateau"])
+    score, metrics, flags = average_executions([first, second])
+    assert score == pytest.approx(0.7)  # the mean of each execution's best epoch
+    assert metrics["loss"] == pytest.approx(0.6)
+    assert metrics["mean_epoch_time_s"] == pytest.approx(1.5)
+    assert metrics["epochs_trained"] == 5  # summed, as the engine records it
+    assert metrics["param_count"] == 1000 and isinstance(metrics["param_count"], int)
+    assert metrics["final_score"] is None  # one execution had no finite value
+    assert flags == ["overfitting: why", "plateau"]
+    assert average_executions([first]) == first

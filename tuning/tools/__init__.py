@@ -8,12 +8,18 @@ KerasTuner search, so a tool's runs show live, compare and report like any other
 To add a tool: write ``tuning/tools/<name>.py`` with ``check(c, strategy, kind, space, spec)``
 (validation, returns the normalised strategy section; ``c`` is the spec checker with
 ``fail``, ``integer``, ``number``, ``choice``) and ``run(ctx)`` (training; may import Keras
-inside), then add a ``Tool`` to ``TOOLS``.
+inside), then add a ``Tool`` to ``TOOLS``. ``_common.run_trials`` (the trial loop, with the
+run's and the trials' time limits) and ``_common.fit_recorded`` (a recorded ``fit`` with the
+spec's ``training`` callbacks) give a new tool what the others honour; the validator
+refuses the engine's ``workers``, chief/relay ports and ``pruning`` for every tool, and a
+tool that trains once per trial refuses ``executions_per_trial`` > 1
+(``_common.single_execution``).
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 
@@ -45,12 +51,24 @@ class TrialCancelled(Exception):
     """The trial in flight was cancelled from the dashboard or the CLI."""
 
 
+class TrialTimedOut(Exception):
+    """The trial in flight ran past ``trial_time_limit_s``; its message is the whole reason."""
+
+
+class TimeLimitReached(Exception):
+    """The run's ``time_limit_s`` is spent: no trial starts, the run ends completed."""
+
+
 @dataclass
 class ToolContext:
     """What a tool's ``run`` gets: the run, its data, its folder, and recording helpers.
 
-    ``record_epoch`` commits one epoch and then raises ``StopRequested`` or
-    ``TrialCancelled`` when asked to, so a tool that records every epoch is stoppable.
+    ``record_epoch`` commits one epoch and then raises, in this order: ``StopRequested``
+    or ``TrialCancelled`` when asked to, ``TrialTimedOut`` once the trial has run past
+    ``trial_time_limit_s``, ``TimeLimitReached`` once the run's ``time_limit_s`` is spent.
+    So a tool that records every epoch (or batch) is stoppable and bounded in time.
+    ``time_spent_s`` is what earlier sessions of a resumed run already spent (the executor
+    passes ``executor._time_spent``); ``clock`` is injectable for tests.
     """
     storage: Any
     run_id: int
@@ -58,10 +76,20 @@ class ToolContext:
     dataset: Any
     folder: str
     worker: str
+    time_spent_s: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    _session_start: float = field(init=False, repr=False)
+    _trial_started: float | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._session_start = self.clock()
 
     def begin_trial(self, key: str, values: Mapping[str, Any]) -> int:
         number = len(self.storage.list_trials(self.run_id))
-        return self.storage.begin_trial(self.run_id, key, number, values, worker=self.worker).id
+        trial_id = self.storage.begin_trial(self.run_id, key, number, values,
+                                            worker=self.worker).id
+        self._trial_started = self.clock()
+        return trial_id
 
     def record_epoch(self, trial_id: int, epoch: int, logs: Mapping[str, Any],
                      execution: int = 0) -> None:
@@ -71,10 +99,34 @@ class ToolContext:
             raise StopRequested("stop requested")
         if cancel:
             raise TrialCancelled(f"cancelled after epoch {epoch + 1}")
+        self.check_trial_time()
+        self.check_time_budget()
+
+    def check_trial_time(self) -> None:
+        """Raise ``TrialTimedOut`` once the trial in flight has run past its limit; the
+        wording is the engine's (``recording.check_trial_time``)."""
+        limit = self.spec.get("trial_time_limit_s")
+        if not limit or self._trial_started is None:
+            return
+        spent = self.clock() - self._trial_started
+        if spent > limit:
+            raise TrialTimedOut(f"ran past the per-trial time limit of {limit:g} s "
+                                f"({spent:.0f} s); raise trial_time_limit_s or shrink the model")
+
+    def check_time_budget(self) -> None:
+        """Raise ``TimeLimitReached`` once the run's budget is spent, counting earlier
+        sessions; the wording is the engine's (``recording.pre_create_trial``)."""
+        budget = self.spec.get("time_limit_s")
+        if not budget:
+            return
+        spent = self.time_spent_s + (self.clock() - self._session_start)
+        if spent >= budget:
+            raise TimeLimitReached(f"time limit of {budget:g} s reached after {spent:.0f} s")
 
     def finish_trial(self, trial_id: int, status: Any, score: float | None = None,
                      metrics: Mapping[str, Any] | None = None, message: str | None = None,
                      flags: list[str] | None = None) -> None:
+        self._trial_started = None
         self.storage.finish_trial(trial_id, status, score=score, metrics=metrics,
                                   message=message, flags=flags)
 

@@ -7,14 +7,18 @@ batch_size / ``base_batch_size``, the linear scaling rule) and ``base_batch_size
 (default 32). Every epoch row carries ``epoch_time_s`` (training only, no validation); the
 trial's metrics add ``mean_epoch_time_s`` (leaving out the first epoch, which also traces
 the model), ``first_epoch_time_s`` and ``final_score`` (the objective at the last epoch).
+
+Each trial trains ``strategy.executions_per_trial`` times (seed + execution index), with
+the spec's ``training`` callbacks; its score and metrics average the executions'
+(``_common.average_executions``, KerasTuner's rule).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from . import ToolContext
-from ._common import (boolean, epoch_times, fixed_values, int_list, recording_callback,
-                      run_trials, summarise)
+from ._common import (boolean, epoch_times, fixed_values, fit_recorded, int_list, run_trials,
+                      summarise_fit, train_executions)
 
 DEFAULT_BATCH_SIZES = [16, 32, 64, 128, 256]
 DEFAULT_BASE = 32
@@ -55,19 +59,25 @@ def run(ctx: ToolContext) -> None:
 
 
 def _train(ctx: ToolContext, trial_id: int, values: Mapping[str, Any]):
+    score, metrics, flags = train_executions(
+        ctx, lambda execution: _train_once(ctx, trial_id, values, execution))
+    return score, metrics, None, flags
+
+
+def _train_once(ctx: ToolContext, trial_id: int, values: Mapping[str, Any], execution: int):
     import keras
 
     from ..models import build_mlp
 
     data, spec = ctx.dataset, ctx.spec
-    keras.utils.set_random_seed(int(spec["seed"]))
+    keras.utils.set_random_seed(int(spec["seed"]) + execution)
     model = build_mlp(values, data.x_train.shape[1], data.task, data.n_classes)
-    curve: list[dict[str, Any]] = []
-    model.fit(data.x_train, data.y_train, batch_size=int(values["batch_size"]),
-              epochs=spec["training"]["epochs"], validation_data=(data.x_val, data.y_val),
-              verbose=0, callbacks=[recording_callback(ctx, trial_id, curve)])
-    score, metrics, flags = summarise(curve, spec["objective"])
+    curve = fit_recorded(ctx, trial_id, model, data.x_train, data.y_train,
+                         batch_size=int(values["batch_size"]),
+                         epochs=spec["training"]["epochs"],
+                         validation_data=(data.x_val, data.y_val), execution=execution)
+    score, metrics, flags = summarise_fit(ctx, curve)
     metrics.update(epoch_times(curve))
     metrics["final_score"] = curve[-1].get(spec["objective"]["metric"]) if curve else None
     metrics["param_count"] = int(model.count_params())
-    return score, metrics, None, flags
+    return score, metrics, flags

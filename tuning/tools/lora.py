@@ -20,6 +20,10 @@ Each trial records ``trainable_params`` / ``non_trainable_params`` and its gener
 ``sample``. The best trial's adapters are kept in the run folder as ``best.lora.h5``
 (``backbone.load_lora_weights`` reads them), described by ``best_lora.json``; for the
 tiny backbone the base weights and the vocabulary are saved beside them.
+
+Trials fit with the spec's ``training`` callbacks (early stopping, learning-rate schedule);
+the base pretraining does not. ``strategy.executions_per_trial`` must be 1: each trial
+trains once, and its adapters are what ``best.lora.h5`` keeps.
 """
 from __future__ import annotations
 
@@ -31,8 +35,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import ToolContext
-from ._common import (clean, int_list, learning_rates, parameter_counts, recording_callback,
-                      run_trials, summarise)
+from ._common import (clean, fit_recorded, int_list, learning_rates, parameter_counts,
+                      run_trials, single_execution, summarise_fit)
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = "examples/data/corpus.txt"
@@ -62,6 +66,8 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
             c.fail(f"search_space.{name}", "is not used by lora, which tunes the LoRA rank "
                    "(strategy.ranks) and learning_rate only; remove it")
     rates = learning_rates(c, space, "lora")
+    single_execution(c, out, "lora trains each adapter once and keeps the best one's "
+                     "weights; remove strategy.executions_per_trial or set it to 1")
     corpus = get("corpus", DEFAULT_CORPUS)
     if not isinstance(corpus, str) or not corpus:
         c.fail("strategy.corpus", "must be the path of a UTF-8 text file", corpus)
@@ -221,14 +227,13 @@ def _train(ctx: ToolContext, base: _Base, windows: Any, trial_id: int,
     lm.compile(optimizer=keras.optimizers.Adam(float(values["learning_rate"])),
                weighted_metrics=["accuracy"], sampler="greedy")
     counts = parameter_counts(lm)
-    curve: list[dict[str, Any]] = []
     lm.preprocessor = None  # the windows are token ids already
-    lm.fit(x, y, sample_weight=w, validation_data=(xv, yv, wv), verbose=0,
-           epochs=spec["training"]["epochs"], batch_size=spec["training"]["batch_size"],
-           callbacks=[recording_callback(ctx, trial_id, curve)])
+    curve = fit_recorded(ctx, trial_id, lm, x, y, sample_weight=w,
+                         validation_data=(xv, yv, wv), epochs=spec["training"]["epochs"],
+                         batch_size=spec["training"]["batch_size"])
     lm.preprocessor = base.preprocessor
     sample = str(lm.generate(strategy["prompt"], max_length=strategy["sample_length"]))
-    score, metrics, flags = summarise(curve, spec["objective"])
+    score, metrics, flags = summarise_fit(ctx, curve)
     metrics.update(counts)
     metrics["rank"] = int(values["rank"])
     metrics["sample"] = sample

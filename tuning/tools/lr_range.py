@@ -8,6 +8,10 @@ reasoning; it has no score (the model it leaves behind is wrecked on purpose).
 
 Strategy fields: ``min_lr`` (default 1e-6), ``max_lr`` (1.0), ``steps`` (batches, 100).
 Every other hyperparameter is fixed at its search-space default or fixed value.
+
+The test sets the rate itself, batch by batch: the spec's ``training`` callbacks (early
+stopping, schedule) do not apply, and ``strategy.executions_per_trial`` must be 1. The
+time limits are checked at every batch (``ToolContext.record_epoch``).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any, Mapping
 
 from ..lr_finder import LossSmoother, find_divergence, loss_minimum, lr_schedule
 from . import ToolContext
-from ._common import fixed_values, run_trials
+from ._common import fixed_values, run_trials, single_execution
 
 DEFAULTS = {"min_lr": 1e-6, "max_lr": 1.0, "steps": 100}
 
@@ -30,6 +34,8 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
     if min_lr is not None and max_lr is not None and min_lr >= max_lr:
         c.fail("strategy.max_lr", f"must be > min_lr ({min_lr:g}); raise it", max_lr)
     steps = c.integer("strategy.steps", get("steps", DEFAULTS["steps"]), 10, 100_000)
+    single_execution(c, out, "lr_range_test makes one sweep; remove "
+                     "strategy.executions_per_trial or set it to 1")
     return {"min_lr": min_lr, "max_lr": max_lr, "steps": steps, "max_trials": 1}
 
 

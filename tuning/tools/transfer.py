@@ -20,6 +20,11 @@ Strategy fields:
 The fine-tuning rates are the candidates of ``search_space.learning_rate``; the source
 model and the baseline train at its default. Each trial records ``trainable_params`` and
 ``non_trainable_params`` in its metrics.
+
+The source training and every trial's fit use the spec's ``training`` callbacks (early
+stopping, learning-rate schedule). Each trial trains ``strategy.executions_per_trial``
+times, the new head (or the baseline network) drawn with seed + execution index; its score
+and metrics average the executions' (``_common.average_executions``, KerasTuner's rule).
 """
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ from typing import Any, Mapping
 
 from ..catalog import MLP_DEFAULTS
 from . import ToolContext
-from ._common import (boolean, fixed_values, int_list, learning_rates, parameter_counts,
-                      recording_callback, run_trials, summarise)
+from ._common import (boolean, fit_recorded, fixed_values, int_list, learning_rates,
+                      parameter_counts, run_trials, summarise_fit, train_executions)
 
 SOURCE_FIELDS = ("classes", "digits_classes", "path", "epochs")
 DEFAULT_SOURCE = {"classes": [0, 1, 2, 3, 4]}
@@ -108,23 +113,34 @@ def run(ctx: ToolContext) -> None:
                                  "fine_tune_lr": base_lr}))
 
     def train(trial_id: int, hp: Mapping[str, Any]):
-        if hp["init"] == "scratch":
-            from ..models import build_mlp
+        message = ("baseline: the same network trained from scratch" if hp["init"] == "scratch"
+                   else f"from {described}: {hp['frozen_layers']} lower layer(s) frozen, "
+                   "new head")
 
-            keras.utils.set_random_seed(int(spec["seed"]))
-            fresh = build_mlp(values, task.x_train.shape[1], task.kind, task.n_classes)
-            message = "baseline: the same network trained from scratch"
-        else:
-            fresh = transfer_model(model, hp["frozen_layers"], task.kind, task.n_classes,
-                                   values.get("optimizer", "adam"), hp["fine_tune_lr"])
-            message = (f"from {described}: {hp['frozen_layers']} lower layer(s) frozen, "
-                       "new head")
-        result = _fit(ctx, trial_id, fresh, task, values)
-        result[1].update({**parameter_counts(fresh), **source_metrics,
-                          "target_train_rows": len(task.x_train)})
-        return result[0], result[1], message, result[2]
+        def once(execution: int):
+            keras.utils.set_random_seed(int(spec["seed"]) + execution)
+            fresh = _trial_model(model, hp, task, values)
+            score, metrics, flags = summarise_fit(ctx, _fit(ctx, trial_id, fresh, task, values,
+                                                            execution))
+            return score, {**metrics, **parameter_counts(fresh)}, flags
+
+        score, metrics, flags = train_executions(ctx, once)
+        metrics.update({**source_metrics, "target_train_rows": len(task.x_train)})
+        return score, metrics, message, flags
 
     run_trials(ctx, plan, train)
+
+
+def _trial_model(source: Any, hp: Mapping[str, Any], task: "_Task",
+                 values: Mapping[str, Any]) -> Any:
+    """The network a trial trains: the baseline built afresh, or the source model with a
+    new head and ``hp["frozen_layers"]`` frozen."""
+    if hp["init"] == "scratch":
+        from ..models import build_mlp
+
+        return build_mlp(values, task.x_train.shape[1], task.kind, task.n_classes)
+    return transfer_model(source, hp["frozen_layers"], task.kind, task.n_classes,
+                          values.get("optimizer", "adam"), hp["fine_tune_lr"])
 
 
 def _rates(spec: Mapping[str, Any]) -> list[float] | None:
@@ -184,11 +200,13 @@ def _train_source(ctx: ToolContext, task: _Task, values: Mapping[str, Any],
     import keras
 
     from ..models import build_mlp
+    from ..training import fit_callbacks
 
     keras.utils.set_random_seed(int(ctx.spec["seed"]) + 1)
     x_train, y_train, x_val, y_val = task.source
     model = build_mlp(values, x_train.shape[1], "classification", task.n_source_classes)
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), verbose=0,
+                        callbacks=fit_callbacks(ctx.spec),
                         epochs=source.get("epochs", ctx.spec["training"]["epochs"]),
                         batch_size=int(values.get("batch_size",
                                                   ctx.spec["training"]["batch_size"])))
@@ -225,11 +243,11 @@ def transfer_model(source: Any, frozen_layers: int, task: str, n_classes: int | 
     return model
 
 
-def _fit(ctx: ToolContext, trial_id: int, model: Any, task: _Task,
-         values: Mapping[str, Any]) -> tuple[float | None, dict[str, Any], list[str]]:
-    curve: list[dict[str, Any]] = []
-    model.fit(task.x_train, task.y_train, validation_data=(task.x_val, task.y_val), verbose=0,
-              epochs=ctx.spec["training"]["epochs"],
-              batch_size=int(values.get("batch_size", ctx.spec["training"]["batch_size"])),
-              callbacks=[recording_callback(ctx, trial_id, curve)])
-    return summarise(curve, ctx.spec["objective"])
+def _fit(ctx: ToolContext, trial_id: int, model: Any, task: _Task, values: Mapping[str, Any],
+         execution: int) -> list[dict[str, Any]]:
+    return fit_recorded(ctx, trial_id, model, task.x_train, task.y_train,
+                        validation_data=(task.x_val, task.y_val),
+                        epochs=ctx.spec["training"]["epochs"],
+                        batch_size=int(values.get("batch_size",
+                                                  ctx.spec["training"]["batch_size"])),
+                        execution=execution)
