@@ -211,4 +211,5 @@ def form_state(spec: dict[str, Any]) -> dict[str, Any]:
     out["f_es_patience"] = early.get("patience", 3)
     out["f_es_min_delta"] = float(early.get("min_delta", 0.0))
     out["f_es_restore"] = bool(early.get("restore_best_weights", True))
+    out["f_lr_schedule"] = training.get("lr_schedule", "constant")
     return out

@@ -19,6 +19,7 @@ from tuning.datasets import DataError
 from tuning.estimates import run_cost
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.tools import TOOLS
+from tuning.training import SCHEDULE_LABELS, SCHEDULES
 from tuning.specs import Problem, SpecError, validate_spec
 
 storage = get_storage()
@@ -365,6 +366,15 @@ limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_valu
 default("f_trial_limit_s", None)
 trial_limit = budget[2].number_input("Per-trial limit, seconds (empty: none)", min_value=0.0,
                                      step=10.0, key="f_trial_limit_s")
+if kind == "keras" and strategy_name != "lr_range_test":
+    default("f_lr_schedule", "constant")
+    schedule = budget[1].selectbox(
+        "Learning-rate schedule", SCHEDULES, key="f_lr_schedule",
+        format_func=SCHEDULE_LABELS.get,
+        help="cosine: each training starts at the trial's learning rate and anneals it to 0 "
+             "by its last batch; the way to use a range test's suggestion")
+    if schedule != "constant":
+        training["lr_schedule"] = schedule
 if kind == "keras" and strategy_name in catalog.STRATEGIES and strategy_name != "lora":
     with st.expander("Early stopping"):
         default("f_early", False)

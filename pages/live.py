@@ -16,7 +16,7 @@ from tuning.analysis import (RunView, best_so_far, best_trial, hyperband_table, 
                              leaderboard, metric_names, progress, top_trial_keys)
 from tuning.charts import best_so_far_chart, hyperband_chart, learning_curves
 from tuning.control import cancel_trial, stop_run
-from tuning.lr_finder import follow_up_spec
+from tuning.lr_finder import fixed_training_spec, follow_up_spec
 from tuning.stages import pruning_summary, sequential_stages
 from tuning.tool_charts import (batch_size_chart, lora_chart, lr_range_chart, lr_suggestion,
                                 score_vs_params_chart, transfer_chart)
@@ -177,7 +177,16 @@ def tool_panel(run, trials, view) -> None:
             st.success(f"Suggested learning rate: **{suggestion['suggested_lr']:.3g}** "
                        f"(loss starts to diverge near {suggestion['diverge_lr']:.3g}).")
             st.caption(suggestion["reasoning"])
-            if st.button("Tune the learning rate around it", key="live_lr_follow_up"):
+            left, right = st.columns(2)
+            if left.button("Train once at it, cosine decay", key="live_lr_train",
+                           help="One training that starts at the suggested rate and anneals "
+                                "it to 0: the cheap way to use the suggestion"):
+                state["launch_prefill"] = fixed_training_spec(thaw(run.spec),
+                                                              suggestion["suggested_lr"])
+                st.switch_page("pages/launch.py")
+            if right.button("Tune the learning rate around it", key="live_lr_follow_up",
+                            help="A 10-trial random search from a tenth of the suggestion "
+                                 "to three times it"):
                 state["launch_prefill"] = follow_up_spec(thaw(run.spec),
                                                          suggestion["suggested_lr"])
                 st.switch_page("pages/launch.py")

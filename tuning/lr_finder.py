@@ -184,6 +184,33 @@ def follow_up_spec(spec: Mapping[str, Any], suggested_lr: float,
     return new
 
 
+def fixed_training_spec(spec: Mapping[str, Any], suggested_lr: float) -> dict[str, Any]:
+    """A new run's spec from a range test's: one training at the suggested rate, annealed
+    along a cosine to 0 over the range test spec's ``training.epochs`` (Smith's use of
+    the test: the highest stable rate early, a falling one to settle). The same data,
+    model, and every other hyperparameter fixed at the value the range test trained with
+    (``manual.default_value``); one grid trial.
+
+    Validate the result with ``tuning.specs.validate_spec`` before queueing it.
+    """
+    from .manual import default_value
+
+    if not (isinstance(suggested_lr, (int, float)) and math.isfinite(suggested_lr)
+            and suggested_lr > 0):
+        raise ValueError(f"suggested_lr must be a positive number; got {suggested_lr!r}")
+    spec = _plain(spec)
+    family = spec.get("model", {}).get("family")
+    space = {name: {"type": "fixed", "value": default_value(name, hp, family)}
+             for name, hp in spec.get("search_space", {}).items()}
+    space["learning_rate"] = {"type": "fixed", "value": float(f"{suggested_lr:.3g}")}
+    new = {key: spec[key] for key in ("seed", "data", "model", "objective") if key in spec}
+    new["name"] = f"{spec.get('name', 'run')} · one training at {suggested_lr:.2g}, cosine"
+    new["search_space"] = space
+    new["strategy"] = {"name": "grid"}
+    new["training"] = {**spec.get("training", {}), "lr_schedule": "cosine"}
+    return new
+
+
 def _plain(value: Any) -> Any:
     """Plain dicts and lists from a stored (frozen) spec."""
     if isinstance(value, Mapping):

@@ -427,7 +427,7 @@ def load_data():
 
 _SCRIPT_KERAS = '''
 
-def build_model(n_features, n_classes, task):
+def build_model(n_features, n_classes, task, learning_rate):
     import keras
 
     hp = HYPERPARAMETERS
@@ -449,7 +449,7 @@ def build_model(n_features, n_classes, task):
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                   "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer=optimizers[hp["optimizer"]](learning_rate=float(hp["learning_rate"])),
+    model.compile(optimizer=optimizers[hp["optimizer"]](learning_rate=learning_rate),
                   loss=loss, metrics=metrics)
     return model
 
@@ -460,10 +460,15 @@ def main():
 
     keras.utils.set_random_seed(SEED)
     n_classes = int(max(y_train.max(), y_val.max())) + 1 if task == "classification" else 1
-    model = build_model(X_train.shape[1], n_classes, task)
+    learning_rate = float(HYPERPARAMETERS["learning_rate"])
+    if LR_SCHEDULE == "cosine":  # from the trial's rate down to 0 at the last batch
+        steps = EPOCHS * -(-len(X_train) // BATCH_SIZE)
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model = build_model(X_train.shape[1], n_classes, task, learning_rate)
     model.summary()
+    callbacks = [keras.callbacks.EarlyStopping(**EARLY_STOPPING)] if EARLY_STOPPING else []
     model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=EPOCHS,
-              batch_size=BATCH_SIZE, verbose=2)
+              batch_size=BATCH_SIZE, verbose=2, callbacks=callbacks)
     results = model.evaluate(X_val, y_val, verbose=0, return_dict=True)
     for name, value in results.items():
         print(f"validation {name}: {value:.4f}")
@@ -610,6 +615,8 @@ def rebuild_script(run: Run, trials: Iterable[Trial]) -> str:
         constants.update({
             "HYPERPARAMETERS": hp,
             "EPOCHS": int(training.get("epochs") or 1),
+            "LR_SCHEDULE": training.get("lr_schedule") or "constant",
+            "EARLY_STOPPING": training.get("early_stopping") or None,
             "BATCH_SIZE": int(tuned.get("batch_size") or training.get("batch_size")
                               or catalog.MLP_DEFAULTS["batch_size"]),
         })

@@ -19,6 +19,7 @@ import math
 from typing import Any, Mapping
 
 SCHEDULES = ("constant", "cosine")
+SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine decay to 0"}
 
 
 def cosine_rate(base: float, step: int, total: int) -> float:

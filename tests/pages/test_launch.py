@@ -212,8 +212,10 @@ def test_keras_form_offers_pruning_early_stopping_and_workers(db):
     at.checkbox(key="f_early").check().run()
     at.number_input(key="f_es_patience").set_value(2).run()
     at.number_input(key="f_workers").set_value(2).run()
+    at.selectbox(key="f_lr_schedule").set_value("cosine").run()
     assert not at.error, errors(at)
     shown = shown_spec(at)
+    assert shown["training"]["lr_schedule"] == "cosine"
     assert shown["strategy"]["pruning"] == {"warmup_epochs": 2, "min_trials": 3}
     assert shown["strategy"]["workers"] == 2
     assert shown["training"]["early_stopping"]["patience"] == 2
@@ -224,6 +226,8 @@ def test_a_tool_takes_its_options_as_json(db):
     at = open_app()
     at.selectbox(key="f_sk_name").set_value("digits").run()
     at.selectbox(key="f_family").set_value("mlp").run()
+    at.selectbox(key="f_strategy").set_value("lr_range_test").run()
+    assert not [s for s in at.selectbox if s.key == "f_lr_schedule"]  # it sets the rate itself
     at.selectbox(key="f_strategy").set_value("batch_size_study").run()
     at.text_area(key="f_tool_options").set_value('{"batch_sizes": [16, 128]}').run()
     assert not at.error, errors(at)

@@ -120,3 +120,12 @@ def test_range_test_suggestion_is_shown_and_carried_into_a_new_search_space(db):
     shown = [c for c in at.code if c.language == "json"][0].value
     space = json.loads(shown)["search_space"]["learning_rate"]
     assert space["sampling"] == "log" and space["min"] < 0.01 < space["max"]
+
+    at = open_app("pages/live.py", run=str(run.id))
+    at.button(key="live_lr_train").click().run()
+    assert at.title[0].value == "Launch a tuning run"
+    assert not at.error, [e.value for e in at.error]
+    shown = json.loads([c for c in at.code if c.language == "json"][0].value)
+    assert shown["strategy"]["name"] == "grid" and shown["strategy"]["max_trials"] == 1
+    assert shown["search_space"]["learning_rate"] == {"type": "fixed", "value": 0.01}
+    assert shown["training"]["lr_schedule"] == "cosine"
