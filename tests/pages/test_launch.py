@@ -230,8 +230,10 @@ def test_a_tool_takes_its_options_as_json(db):
     assert not [s for s in at.selectbox if s.key == "f_lr_schedule"]  # it sets the rate itself
     at.selectbox(key="f_strategy").set_value("batch_size_study").run()
     at.text_area(key="f_tool_options").set_value('{"batch_sizes": [16, 128]}').run()
+    at.number_input(key="f_executions").set_value(2).run()
     assert not at.error, errors(at)
     assert shown_spec(at)["strategy"]["batch_sizes"] == [16, 128]
+    assert shown_spec(at)["strategy"]["executions_per_trial"] == 2
     at.text_area(key="f_tool_options").set_value("[1, 2").run()
     assert "options must be a JSON object" in errors(at)
 

@@ -142,8 +142,8 @@ def _register(*tools: Tool) -> None:
         TOOLS[tool.name] = tool
 
 
-# ``options`` stays empty: the launch form draws a widget per option it knows, and these
-# tools' own fields all have defaults (see each module's docstring).
+# ``options``: the common strategy options the launch form draws a widget for; the tools'
+# own fields all have defaults (see each module's docstring) and are typed as JSON.
 _register(
     Tool("lr_range_test", "Learning-rate range test", ("keras",),
          "Before tuning the learning rate: one short training while the rate rises "
@@ -152,11 +152,11 @@ _register(
     Tool("batch_size_study", "Batch-size study", ("keras",),
          "To choose a batch size: one trial per size with everything else fixed, charting "
          "time per epoch against validation score.",
-         (), "batch_size", ("batch_sizes", "scale_learning_rate", "base_batch_size")),
+         ("executions_per_trial",), "batch_size", ("batch_sizes", "scale_learning_rate", "base_batch_size")),
     Tool("transfer_learning", "Transfer learning (frozen layers, fine-tuning rate)", ("keras",),
          "When a model trained on a related task exists: replace its head, tune how many "
          "lower layers stay frozen and the fine-tuning rate, against a from-scratch baseline.",
-         (), "transfer", ("source", "frozen_layers", "baseline", "target_rows")),
+         ("executions_per_trial",), "transfer", ("source", "frozen_layers", "baseline", "target_rows")),
     Tool("lora", "LoRA fine-tuning of a Gemma language model (keras-hub)", ("keras",),
          "To adapt a language model to your text cheaply: tune the LoRA rank and learning "
          "rate while the base model stays frozen.",
