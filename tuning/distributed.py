@@ -27,12 +27,12 @@ from typing import Any, Callable, Mapping
 
 from storage import RunStatus, Storage, TrialStatus
 
-from .paths import PROJECT_ROOT
+from .paths import PROJECT_ROOT, claim_run_folder, run_dir
 
 MAX_RESTARTS = 3
 REMOTE_STALL_S = 900.0
 EXIT_RECYCLE = 75  # keep in step with recording.EXIT_RECYCLE
-POLL_S = 0.2
+POLL_S = 0.05  # how soon the chief sees a worker end (the run's end waits on it)
 
 
 def free_port(host: str) -> int:
@@ -102,6 +102,29 @@ def start_workers(storage: Storage, run_id: int, spec: Mapping[str, Any],
             for i in range(1, int(spec["strategy"]["workers"]))}
 
 
+def start_before_import(storage: Storage, run_id: int) -> dict[str, subprocess.Popen] | None:
+    """For a claimed run that asks for several workers: become the chief and start the
+    local workers now, before this process imports TensorFlow, so that every process's
+    import (seconds each) runs at the same time instead of one after the other. Returns
+    the worker processes for ``executor.execute_run``, or None for a single-process run.
+
+    When the workers fill the machine's cores, this process keeps to one TensorFlow
+    thread too, as they do: on a small model more threads only fight over the cores.
+    """
+    run = storage.get_run(run_id)
+    strategy = run.spec["strategy"]
+    if int(strategy.get("workers") or 1) < 2:
+        return None
+    folder = str(run_dir(storage.path, run_id))
+    os.makedirs(folder, exist_ok=True)
+    claim_run_folder(folder, run.created_at)  # before any worker writes into it
+    become_chief(run.spec)
+    if int(strategy["workers"]) >= (os.cpu_count() or 1):
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+        os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    return start_workers(storage, run_id, run.spec, folder)
+
+
 def stop_workers(procs: Mapping[str, subprocess.Popen]) -> None:
     for proc in procs.values():
         if proc.poll() is None:
@@ -110,9 +133,13 @@ def stop_workers(procs: Mapping[str, subprocess.Popen]) -> None:
 
 def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: Any,
                folder: str, procs: dict[str, subprocess.Popen],
-               local_search: Callable[[], None]) -> RunStatus:
+               local_search: Callable[[], None],
+               after_local: Callable[[], None] | None = None) -> RunStatus:
     """Serve the chief oracle, train as ``tuner0`` in this process (``local_search``) while a
-    thread keeps the worker processes going, and return once every worker is done."""
+    thread keeps the worker processes going, and return once every worker is done.
+
+    ``after_local`` runs once this process has no trial left to train, while the other
+    workers finish theirs: work for the end of the run that would otherwise wait for them."""
     strategy = spec["strategy"]
     host = os.environ["KERASTUNER_ORACLE_IP"]
     port = int(os.environ["KERASTUNER_ORACLE_PORT"])
@@ -126,6 +153,8 @@ def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: An
     try:
         supervisor.start()
         local_search()
+        if after_local is not None:
+            after_local()
         supervisor.join()
         _wait_for_remote_workers(storage, run_id, tuner.oracle)
     finally:

@@ -1,7 +1,9 @@
 """Where things live on disk. Directories derive from run ids, never from names users type."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,27 @@ def runs_root(db_path: str | os.PathLike[str]) -> Path:
 
 def run_dir(db_path: str | os.PathLike[str], run_id: int) -> Path:
     return runs_root(db_path) / f"run-{int(run_id)}"
+
+
+def claim_run_folder(folder: str, run_created_at: float) -> None:
+    """Make sure the run folder's KerasTuner project belongs to this very run.
+
+    Run ids restart at 1 in a new database file: a folder left by another database's
+    run 1 would otherwise be reloaded as if it were this run's progress.
+    """
+    marker = os.path.join(folder, "run.json")
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            owner = json.load(fh).get("created_at")
+    except (OSError, ValueError):
+        owner = None
+    if owner != run_created_at:
+        shutil.rmtree(os.path.join(folder, "kt"), ignore_errors=True)
+        for name in ("best_model.keras", "best_model.joblib"):
+            if os.path.exists(os.path.join(folder, name)):
+                os.remove(os.path.join(folder, name))
+        with open(marker, "w", encoding="utf-8") as fh:
+            json.dump({"created_at": run_created_at}, fh)
 
 
 def uploads_dir(db_path: str | os.PathLike[str]) -> Path:

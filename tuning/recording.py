@@ -193,6 +193,26 @@ def recording_tuner_class(base: type) -> type:
             self._param_count: int | None = None
             self._trial_started = time.monotonic()
 
+        def _try_build(self, hp):
+            # KerasTuner's own version clears the session and then runs gc.collect() twice
+            # before every model: 0.2-0.4 s a trial once TensorFlow fills the heap, which
+            # Keras's docs advise skipping in short loops. Python's collector still frees
+            # the cycles on its own schedule, and a worker is replaced every
+            # ``recycle_every`` trials to keep memory flat (bench/bench_engine.py checks).
+            from keras_tuner.src.engine.tuner import maybe_compute_model_size
+
+            keras.backend.clear_session(free_memory=False)
+            model = self._build_hypermodel(hp)
+            if not isinstance(model, keras.models.Model):
+                raise kt.errors.FatalTypeError(
+                    "Expected the model-building function, or HyperModel.build() to return "
+                    f"a valid Keras Model instance. Received: {model} of type {type(model)}.")
+            size = maybe_compute_model_size(model)
+            if self.max_model_size and size > self.max_model_size:
+                raise kt.errors.FailedTrialError(f"Oversized model: {size} parameters. "
+                                                 "Skip model.")
+            return model
+
         def _build_and_fit_model(self, trial, *args, **kwargs):
             if self._pruned and self._last_result is not None:
                 return self._last_result  # a pruned trial skips its remaining executions

@@ -142,8 +142,10 @@ class Relay:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.host, self.port = host, self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="record-relay")
+        # A short poll interval: stop() waits for the loop to notice, and the end of the
+        # run waits for stop().
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True, name="record-relay")
 
     @property
     def url(self) -> str:

@@ -47,9 +47,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, ask_to_stop)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .distributed import start_before_import
+
+    workers = start_before_import(storage, args.run_id)
     from .executor import execute_run
 
-    return execute_run(storage, args.run_id, worker_name=f"{socket.gethostname()}:{os.getpid()}")
+    return execute_run(storage, args.run_id, worker_name=f"{socket.gethostname()}:{os.getpid()}",
+                       workers=workers)
 
 
 def _join(storage, args: argparse.Namespace, folder: str | None = None) -> int:

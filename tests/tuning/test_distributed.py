@@ -11,6 +11,8 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.tuning.runner import ROOT, run_spec, start_spec, wait_for
+from tuning.distributed import start_before_import, stop_workers
+from tuning.paths import run_dir
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +40,7 @@ def test_chief_and_two_workers_record_every_trial_once_and_share_the_work(tmp_pa
     trials = storage.list_trials(run_id)
     assert sorted(t.trial_key for t in trials) == ["0", "1", "2", "3"]
     assert all(t.status is TrialStatus.COMPLETED for t in trials)
+    assert (run_dir(storage.path, run_id) / "best_model.keras").is_file()
     assert_each_epoch_once(storage, run_id, 2)
     assert {t.worker.split("@")[0] for t in trials} == {"tuner0", "tuner1"}
 
@@ -125,3 +128,30 @@ def test_stop_and_resume_a_distributed_run(tmp_path):
     trials = storage.list_trials(run_id)
     assert len(trials) == 4 and all(t.status is TrialStatus.COMPLETED for t in trials)
     assert_each_epoch_once(storage, run_id, 25)
+
+
+def test_workers_start_before_the_chief_imports_tensorflow(tmp_path, monkeypatch):
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT",
+                 "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores it after the test
+        monkeypatch.delenv(name)
+    storage = Storage(tmp_path / "t.db")
+    single = spec(trials=2, epochs=1)
+    single["strategy"]["workers"] = 1
+    one = storage.create_run("one", single)
+    assert start_before_import(storage, one.id) is None
+    assert "KERASTUNER_TUNER_ID" not in os.environ
+
+    run = storage.create_run("two", spec(trials=2, epochs=1))
+    folder = run_dir(storage.path, run.id)
+    (folder / "kt").mkdir(parents=True)  # left by another database's run of the same id
+    procs = start_before_import(storage, run.id)
+    try:
+        assert set(procs) == {"tuner1"} and procs["tuner1"].poll() is None
+        assert os.environ["KERASTUNER_TUNER_ID"] == "chief"
+        assert os.environ["KERASTUNER_ORACLE_IP"] == "127.0.0.1"
+        assert not (folder / "kt").exists()  # claimed before any worker could write there
+        assert json.loads((folder / "run.json").read_text())["created_at"] == run.created_at
+    finally:
+        stop_workers(procs)
+        procs["tuner1"].wait(timeout=30)
