@@ -19,9 +19,9 @@ from storage._sqlite import _thaw
 
 from .datasets import DataError, load_dataset
 from .paths import claim_run_folder, run_dir
-from .training import fit_callbacks
-from .recording import (EXIT_DONE, EXIT_RECYCLE, _failure_summary, _Heartbeat,
+from .recording import (EXIT_DONE, EXIT_RECYCLE, Watchdog, _failure_summary, _Heartbeat,
                         recording_sklearn_class, recording_tuner_class)
+from .training import fit_callbacks
 
 
 def _time_spent(storage: Storage, run_id: int) -> float:
@@ -171,6 +171,8 @@ def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
 
     ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name,
                       time_spent_s=_time_spent(storage, run_id))
+    if spec.get("trial_time_limit_s"):  # a trial stuck between two batches is ended too
+        Watchdog(storage, run_id, spec["trial_time_limit_s"], ctx.trial_in_flight).start()
     try:
         ctx.check_time_budget()  # a resumed run whose budget is spent sets nothing up
         TOOLS[spec["strategy"]["name"]].runner()(ctx)

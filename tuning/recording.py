@@ -13,7 +13,7 @@ import math
 import os
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -136,7 +136,8 @@ def recording_tuner_class(base: type) -> type:
             self._trial_limit = spec.get("trial_time_limit_s")
             self._trial_started: float | None = None
             if self._trial_limit:
-                _Watchdog(self).start()
+                Watchdog(storage, run_id, self._trial_limit,
+                         lambda: (self._trial_started, self._db_trial_id)).start()
 
         # -- KerasTuner hooks ------------------------------------------------------
         def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
@@ -395,34 +396,40 @@ def recording_tuner_class(base: type) -> type:
     return Recording
 
 
-class _Watchdog(threading.Thread):
+class Watchdog(threading.Thread):
     """Ends a worker whose trial hangs past its time limit (no epoch or batch to fail it at).
 
-    The hung trial is recorded as failed, the run handed back to the queue, and the process
-    exits; the engine starts a fresh worker, which resumes without that trial.
+    ``current()`` returns the trial in flight as (``time.monotonic()`` when it began, its
+    database id), or (None, None) between trials. Once a trial has run ``limit`` plus a
+    grace (a quarter of the limit, at least 5 s), it is recorded as failed, the run handed
+    back to the queue, and the process exits through ``exit``; the engine starts a fresh
+    worker, which resumes without that trial. Used by KerasTuner searches and tool runs.
     """
 
-    def __init__(self, tuner: Any):
+    def __init__(self, storage: Any, run_id: int, limit: float,
+                 current: Callable[[], tuple[float | None, int | None]],
+                 exit: Callable[[int], Any] = os._exit, poll_s: float = 0.5):
         super().__init__(daemon=True, name="trial-watchdog")
-        self.tuner = tuner
-        limit = float(tuner._trial_limit)
-        self.deadline = limit + max(5.0, 0.25 * limit)
+        self.storage, self.run_id, self.limit = storage, run_id, float(limit)
+        self.current, self.exit, self.poll_s = current, exit, poll_s
+        self.deadline = self.limit + max(5.0, 0.25 * self.limit)
 
     def run(self) -> None:
         while True:
-            time.sleep(0.5)
-            started = self.tuner._trial_started
-            if started is None or time.monotonic() - started < self.deadline:
+            time.sleep(self.poll_s)
+            started, trial_id = self.current()
+            if started is None or trial_id is None or \
+                    time.monotonic() - started < self.deadline:
                 continue
-            storage, trial_id = self.tuner._storage, self.tuner._db_trial_id
             try:
-                storage.finish_trial(trial_id, TrialStatus.FAILED, message=(
+                self.storage.finish_trial(trial_id, TrialStatus.FAILED, message=(
                     f"hung: no progress for {time.monotonic() - started:.0f} s, past the "
-                    f"per-trial time limit of {self.tuner._trial_limit:g} s; the worker was "
+                    f"per-trial time limit of {self.limit:g} s; the worker was "
                     "restarted and the run went on"))
-                storage.requeue_for_recycle(self.tuner._run_id)
+                self.storage.requeue_for_recycle(self.run_id)
             finally:
-                os._exit(EXIT_RECYCLE)
+                self.exit(EXIT_RECYCLE)
+            return
 
 
 def recording_sklearn_class(base: type) -> type:

@@ -80,6 +80,7 @@ class ToolContext:
     clock: Callable[[], float] = time.monotonic
     _session_start: float = field(init=False, repr=False)
     _trial_started: float | None = field(init=False, default=None, repr=False)
+    _trial_id: int | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._session_start = self.clock()
@@ -89,7 +90,13 @@ class ToolContext:
         trial_id = self.storage.begin_trial(self.run_id, key, number, values,
                                             worker=self.worker).id
         self._trial_started = self.clock()
+        self._trial_id = trial_id
         return trial_id
+
+    def trial_in_flight(self) -> tuple[float | None, int | None]:
+        """(when the trial in flight began, on ``clock``; its database id), or (None, None)
+        between trials: what ``recording.Watchdog`` watches."""
+        return self._trial_started, self._trial_id
 
     def record_epoch(self, trial_id: int, epoch: int, logs: Mapping[str, Any],
                      execution: int = 0) -> None:
@@ -126,7 +133,7 @@ class ToolContext:
     def finish_trial(self, trial_id: int, status: Any, score: float | None = None,
                      metrics: Mapping[str, Any] | None = None, message: str | None = None,
                      flags: list[str] | None = None) -> None:
-        self._trial_started = None
+        self._trial_started = self._trial_id = None
         self.storage.finish_trial(trial_id, status, score=score, metrics=metrics,
                                   message=message, flags=flags)
 
