@@ -22,7 +22,7 @@ def do_import() -> None:
     path = state.get("import_path", "")
     name = (state.get("import_name") or "").strip() or None
     try:
-        run = import_project(storage, path, name=name)
+        run = import_project(storage, path, name=name, confined=True)
     except (ProjectImportError, StorageError) as exc:
         state["import_outcome"] = ("error", exc)
     else:
@@ -32,7 +32,9 @@ def do_import() -> None:
 st.title("Import a KerasTuner project")
 st.caption("Point at the folder a KerasTuner tuner wrote: `<directory>/<project_name>`, "
            "holding `oracle.json` and `trial_*` folders. It becomes a run with its trials, "
-           "scores and Hyperband brackets; importing the same folder again updates that run.")
+           "scores and Hyperband brackets; importing the same folder again updates that run. "
+           "Folders are read from the project's `data/` and `examples/` and the folders "
+           "listed in `TUNING_DATA_DIRS`; `python -m tuning import DIR` reads any folder.")
 st.text_input("Project folder", key="import_path",
               placeholder="/path/to/random_search_dir/random_search")
 st.text_input("Run name (optional)", key="import_name",

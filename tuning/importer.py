@@ -297,13 +297,37 @@ def _write_trial(storage: Storage, run_id: int, saved: SavedTrial) -> None:
                          message=saved.message)
 
 
+def check_dashboard_folder(directory: str | os.PathLike[str]) -> None:
+    """Refuse a folder outside ``paths.data_roots()``, as for a CSV: a dashboard that is
+    shared must not read (or say whether there is) whatever folder someone types. Raises
+    ``ProjectImportError`` naming the folders allowed and the fix. Never reads the folder."""
+    from .paths import outside_data_roots
+
+    text = str(directory).strip()
+    if not text:
+        return  # _locate says "no folder given"
+    if any(ord(ch) < 32 for ch in text):
+        raise ProjectImportError("", ["the folder path holds control characters such as NUL "
+                                      "or newlines; type the path again"])
+    roots = outside_data_roots(text)
+    if roots is not None:
+        raise ProjectImportError(text, [
+            "the dashboard imports project folders only from inside "
+            + ", ".join(str(r) for r in roots) + "; add the folder (or one above it) to "
+            "TUNING_DATA_DIRS and restart the dashboard, or import it from the command "
+            f"line: python -m tuning import {text}"])
+
+
 def import_project(storage: Storage, directory: str | os.PathLike[str],
-                   name: str | None = None) -> Run:
+                   name: str | None = None, confined: bool = False) -> Run:
     """Import (or update) the run of a KerasTuner project folder; returns the run.
 
     ``name`` names the run (default: the project folder's name; on re-import, the name
-    it has). Raises ``ProjectImportError`` for a folder that is not a readable project.
+    it has). ``confined`` (the dashboard): only folders ``check_dashboard_folder``
+    accepts. Raises ``ProjectImportError`` for a folder that is not a readable project.
     """
+    if confined:
+        check_dashboard_folder(directory)
     project = read_project(directory, name)
     spec = dict(project.spec)
     existing = next((r for r in storage.list_runs() if _same_run(r, spec)), None)

@@ -156,6 +156,21 @@ def test_a_run_named_like_a_path_creates_nothing_outside_its_run_folder(tmp_path
     assert not Path("/tmp/evil").exists()
 
 
+def test_the_dashboards_import_reads_no_folder_outside_the_data_folders(tmp_path, monkeypatch):
+    from tuning.importer import ProjectImportError, import_project
+
+    monkeypatch.setenv("TUNING_DATA_DIRS", str(tmp_path / "allowed"))
+    store = Storage(tmp_path / "t.db")
+    for typed in ("/etc", "/", str(tmp_path), str(tmp_path / "allowed" / ".." / ".."),
+                  "~", "/tmp\x00/x"):
+        with pytest.raises(ProjectImportError) as err:
+            import_project(store, typed, confined=True)
+        text = str(err.value)
+        assert ("only from inside" in text or "control characters" in text), text
+        assert "does not exist" not in text and "oracle.json" not in text  # nothing was read
+    assert store.list_runs() == []
+
+
 # -- SQL -------------------------------------------------------------------------------------
 
 # PRAGMAs take no bound parameters; these integers are computed in code, not typed by anyone.

@@ -1,10 +1,18 @@
 """The Import page: a KerasTuner project folder becomes a run; a bad folder is a message."""
 from __future__ import annotations
 
+import pytest
+
 from page_helpers import open_app, plotly_specs
 from tests.tuning.kt_folders import hyperband_project, random_project
 
 PAGE = "pages/import_project.py"
+
+
+@pytest.fixture(autouse=True)
+def allowed(tmp_path, monkeypatch):
+    """The test folders are where the dashboard may import from (``TUNING_DATA_DIRS``)."""
+    monkeypatch.setenv("TUNING_DATA_DIRS", str(tmp_path))
 
 
 def import_folder(at, path: str, name: str = ""):
@@ -52,3 +60,17 @@ def test_imported_runs_show_on_the_live_reports_and_compare_pages(db, tmp_path):
     assert not reports.exception and not reports.error
     compare = open_app("pages/compare.py", runs=f"{random_id},{hyperband_id}")
     assert not compare.exception and not compare.error
+
+
+def test_a_folder_outside_the_allowed_ones_is_refused_unread(db, tmp_path, monkeypatch):
+    folder = random_project(tmp_path / "elsewhere" / "rs")
+    monkeypatch.setenv("TUNING_DATA_DIRS", str(tmp_path / "allowed"))
+    at = import_folder(open_app(PAGE), str(folder))
+    assert not at.exception and not at.success
+    message = at.error[0].value
+    assert "imports project folders only from inside" in message
+    assert "TUNING_DATA_DIRS" in message and f"python -m tuning import {folder}" in message
+    at = import_folder(at, "/etc")
+    assert "imports project folders only from inside" in at.error[0].value
+    assert "does not exist" not in at.error[0].value  # says nothing of what is there
+    assert db.list_runs() == []
