@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import datasets
+from tuning import csv_files, datasets
 from tuning.datasets import CsvSummary, DataError, inspect_csv, load_dataset
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -565,8 +565,8 @@ def test_unreadable_file(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    # chmod does not stop root, so refuse the open itself.
-    monkeypatch.setattr(datasets, "open", denied, raising=False)
+    # chmod does not stop root, so refuse the open itself, where csv_files reads the file.
+    monkeypatch.setattr(csv_files, "open", denied, raising=False)
     path = write_csv(tmp_path, mixed_frame())
     with raises("data.path", "cannot be read (Permission denied)"):
         inspect_csv(str(path))
