@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 
-from storage import Storage, StorageError
+from storage import RunStatus, Storage, StorageError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .distributed import start_before_import
 
-    workers = start_before_import(storage, args.run_id)
+    try:
+        workers = start_before_import(storage, args.run_id)
+    except OSError as exc:  # chief_host is no address of this machine, or the port is taken
+        storage.finish_run(args.run_id, RunStatus.FAILED, error=(
+            f"cannot serve the oracle: {exc}; set strategy.chief_host to an address of this "
+            "machine (127.0.0.1 keeps it local) and strategy.chief_port to a free port"))
+        return 0
     from .executor import execute_run
 
     return execute_run(storage, args.run_id, worker_name=f"{socket.gethostname()}:{os.getpid()}",

@@ -155,3 +155,13 @@ def test_workers_start_before_the_chief_imports_tensorflow(tmp_path, monkeypatch
     finally:
         stop_workers(procs)
         procs["tuner1"].wait(timeout=30)
+
+
+def test_a_chief_host_that_is_not_this_machine_fails_the_run_with_the_fix(tmp_path):
+    doc = spec(trials=2, epochs=1)
+    doc["strategy"]["chief_host"] = "203.0.113.7"  # TEST-NET-3: never an address of ours
+    storage, run_id, result = run_spec(tmp_path, doc)
+    run = storage.get_run(run_id)
+    assert run.status is RunStatus.FAILED, (run.status, result.stderr[-2000:])
+    assert run.error.startswith("cannot serve the oracle: ")
+    assert "strategy.chief_host" in run.error and storage.list_trials(run_id) == []
