@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 OVERFIT_EPOCHS = 3        # consecutive epochs of val loss up while train loss down
 EXPLODE_FACTOR = 10.0     # loss this many times its first value counts as divergence
 FLAT_TOLERANCE = 0.01     # loss within 1% of its first value over the whole curve: no learning
 FLAT_MIN_EPOCHS = 4
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float, or None when it is missing, not a number, NaN or infinite."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _finite(value: float | None) -> bool:

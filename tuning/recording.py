@@ -19,7 +19,7 @@ import numpy as np
 
 from storage import Storage, TrialStatus
 
-from .curves import diagnose, median_rule
+from .curves import diagnose, finite_number, median_rule
 
 # Exit codes of a worker process, read by the engine.
 EXIT_DONE = 0
@@ -95,14 +95,6 @@ def _failure_summary(exc: BaseException) -> str:
     if len(lines) == 1:
         return f"{type(exc).__name__}: {lines[0]}"
     return f"{lines[0]} Last error: {lines[-1]}"
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def recording_tuner_class(base: type) -> type:
@@ -284,7 +276,7 @@ def recording_tuner_class(base: type) -> type:
             if epoch + 1 <= self._pruning["warmup_epochs"]:
                 return
             metric = self._objective["metric"]
-            value = _number(logs.get(metric))
+            value = finite_number(logs.get(metric))
             earlier = self._reference.get(epoch, [])
             median = median_rule(value, earlier, self._objective["direction"],
                                  self._pruning["min_trials"])
@@ -297,7 +289,7 @@ def recording_tuner_class(base: type) -> type:
         def _remember_curve(self) -> None:
             metric = self._objective["metric"]
             for epoch, logs in enumerate(self._curves.get(0, [])):
-                value = _number(logs.get(metric))
+                value = finite_number(logs.get(metric))
                 if value is not None:
                     self._reference.setdefault(self._first_epoch + epoch, []).append(value)
 
@@ -313,7 +305,7 @@ def recording_tuner_class(base: type) -> type:
             metrics = {}
             for name, history in kt_trial.metrics.metrics.items():
                 best = history.get_best_value()
-                metrics[name] = _number(best)
+                metrics[name] = finite_number(best)
             curves = getattr(self, "_curves", {})
             flags = sorted({flag for curve in curves.values() for flag in diagnose(curve)})
             early = self._early_stop_flag(kt_trial, curves)
@@ -326,8 +318,8 @@ def recording_tuner_class(base: type) -> type:
             if self._pruning and status in (TrialStatus.COMPLETED, TrialStatus.PRUNED):
                 self._first_epoch = int(kt_trial.hyperparameters.values.get("tuner/initial_epoch", 0))
                 self._remember_curve()
-            score = _number(kt_trial.score) if status in (TrialStatus.COMPLETED,
-                                                          TrialStatus.PRUNED) else None
+            scored = status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
+            score = finite_number(kt_trial.score) if scored else None
             self._storage.finish_trial(db_trial_id, status, score=score, metrics=metrics,
                                        message=message, flags=flags)
 

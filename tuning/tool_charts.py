@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from storage import TrialStatus
 
+from .curves import finite_number
 from .lr_finder import find_divergence
 
 PALETTE = qualitative.Plotly
@@ -29,16 +30,9 @@ def _empty(message: str, uirevision: str) -> go.Figure:
     return fig
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _completed(trials: Iterable[Any]) -> list[Any]:
-    return [t for t in trials if t.status is TrialStatus.COMPLETED and _number(t.score) is not None]
+    return [t for t in trials
+            if t.status is TrialStatus.COMPLETED and finite_number(t.score) is not None]
 
 
 def _hover(trial: Any, keys: Sequence[str] = ()) -> str:
@@ -58,7 +52,7 @@ def lr_range_chart(epochs: Iterable[Any]) -> go.Figure:
     uirevision = "lr_range"
     rows = sorted(((e.epoch, e.metrics) for e in epochs), key=lambda r: r[0])
     points = [(float(m["lr"]), m.get("loss"), m.get("smoothed_loss")) for _, m in rows
-              if _number(m.get("lr")) is not None]
+              if finite_number(m.get("lr")) is not None]
     if not points:
         return _empty("no learning-rate step recorded yet", uirevision)
     lrs = [p[0] for p in points]
@@ -102,7 +96,7 @@ def batch_size_chart(trials: Iterable[Any], metric: str = "score") -> go.Figure:
     sizes = [int(t.hyperparameters["batch_size"]) for t in done]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("time per epoch", metric))
     hover = [_hover(t, ("mean_epoch_time_s",)) for t in done]
-    fig.add_trace(go.Scatter(x=sizes, y=[_number(t.metrics.get("mean_epoch_time_s"))
+    fig.add_trace(go.Scatter(x=sizes, y=[finite_number(t.metrics.get("mean_epoch_time_s"))
                                          for t in done],
                              mode="lines+markers", name="seconds per epoch", text=hover,
                              hovertemplate="%{text}<extra></extra>"), row=1, col=1)
@@ -110,7 +104,7 @@ def batch_size_chart(trials: Iterable[Any], metric: str = "score") -> go.Figure:
                              name=f"{metric} (best epoch)", text=hover,
                              hovertemplate="%{text}<br>score %{y:.4g}<extra></extra>"),
                   row=1, col=2)
-    fig.add_trace(go.Scatter(x=sizes, y=[_number(t.metrics.get("final_score")) for t in done],
+    fig.add_trace(go.Scatter(x=sizes, y=[finite_number(t.metrics.get("final_score")) for t in done],
                              mode="lines+markers", name=f"{metric} (last epoch)",
                              line={"dash": "dot"}, hovertemplate="last epoch %{y:.4g}"
                              "<extra></extra>"), row=1, col=2)
@@ -138,7 +132,7 @@ def score_vs_params_chart(trials: Iterable[Any], param: str | None = None,
     if param is None:
         param = next((p for p in PARAM_METRICS if any(p in t.metrics for t in done)),
                      PARAM_METRICS[0])
-    done = [t for t in done if _number(t.metrics.get(param)) is not None]
+    done = [t for t in done if finite_number(t.metrics.get(param)) is not None]
     if not done:
         return _empty(f"no completed trial has recorded {param} yet", uirevision)
     if colour_by is None:
@@ -225,8 +219,8 @@ def lr_suggestion(trial: Any) -> Mapping[str, Any] | None:
     rates, the reasoning, and the search-space entry one click carries into a new run."""
     from .lr_finder import suggested_space
 
-    suggested = _number(trial.metrics.get("suggested_lr"))
+    suggested = finite_number(trial.metrics.get("suggested_lr"))
     if suggested is None or suggested <= 0:
         return None
-    return {"suggested_lr": suggested, "diverge_lr": _number(trial.metrics.get("diverge_lr")),
+    return {"suggested_lr": suggested, "diverge_lr": finite_number(trial.metrics.get("diverge_lr")),
             "reasoning": trial.message or "", "learning_rate": suggested_space(suggested)}
