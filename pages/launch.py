@@ -14,6 +14,7 @@ from pages._form import (OPTION_KEYS, form_state, option_widgets, space_from_fra
                          space_to_frame)
 from storage import StorageError
 from tuning import catalog
+from tuning.architecture import SHAPES
 from tuning.control import queue_race, queue_run
 from tuning.datasets import DataError
 from tuning.estimates import run_cost
@@ -224,7 +225,7 @@ st.caption("One row per hyperparameter. Ranges (int/float) use min, max and an o
 if family == "mlp":
     with st.expander("Depth and width template"):
         left, mid, right, go_col = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-        shape = left.selectbox("Shape", ["funnel", "constant", "custom"], key="f_template_shape",
+        shape = left.selectbox("Shape", list(SHAPES), key="f_template_shape",
                                help="funnel: the first hidden layer widest, then narrowing; "
                                     "constant: every layer alike; custom: a width per layer")
         max_layers = mid.number_input("Max layers", 1, catalog.MLP_MAX_LAYERS, 3,

@@ -165,6 +165,17 @@ def live_panel(run_id: int) -> None:
     tool_panel(run, trials, view)
 
 
+# What a range test's suggestion can start: (button, widget key, help, spec builder).
+LR_FOLLOW_UPS = (
+    ("Train once at it, cosine decay", "live_lr_train",
+     "One training that starts at the suggested rate and anneals it to 0: the cheap way to "
+     "use the suggestion", fixed_training_spec),
+    ("Tune the learning rate around it", "live_lr_follow_up",
+     "A 10-trial random search from a tenth of the suggestion to three times it",
+     follow_up_spec),
+)
+
+
 def tool_panel(run, trials, view) -> None:
     """What each deep-learning tool adds to the live view."""
     if run.strategy == "lr_range_test":
@@ -177,19 +188,11 @@ def tool_panel(run, trials, view) -> None:
             st.success(f"Suggested learning rate: **{suggestion['suggested_lr']:.3g}** "
                        f"(loss starts to diverge near {suggestion['diverge_lr']:.3g}).")
             st.caption(suggestion["reasoning"])
-            left, right = st.columns(2)
-            if left.button("Train once at it, cosine decay", key="live_lr_train",
-                           help="One training that starts at the suggested rate and anneals "
-                                "it to 0: the cheap way to use the suggestion"):
-                state["launch_prefill"] = fixed_training_spec(thaw(run.spec),
-                                                              suggestion["suggested_lr"])
-                st.switch_page("pages/launch.py")
-            if right.button("Tune the learning rate around it", key="live_lr_follow_up",
-                            help="A 10-trial random search from a tenth of the suggestion "
-                                 "to three times it"):
-                state["launch_prefill"] = follow_up_spec(thaw(run.spec),
-                                                         suggestion["suggested_lr"])
-                st.switch_page("pages/launch.py")
+            for column, (label, key, hint, make_spec) in zip(st.columns(2), LR_FOLLOW_UPS):
+                if column.button(label, key=key, help=hint):
+                    state["launch_prefill"] = make_spec(thaw(run.spec),
+                                                        suggestion["suggested_lr"])
+                    st.switch_page("pages/launch.py")
     elif run.strategy == "batch_size_study":
         st.subheader("Batch size: speed against generalisation")
         st.plotly_chart(batch_size_chart(trials), key="live_batch_size")

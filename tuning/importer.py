@@ -35,8 +35,9 @@ from typing import Any, Iterable, Mapping
 
 from storage import Run, RunStatus, Storage, Trial, TrialStatus
 
+from .curves import finite_number
 from .kt_project import (best_metrics, epoch_rows, grid_size, hyperband_trials, infer_objective,
-                         number, search_space, short_message, space_defaults, trial_status)
+                         search_space, short_message, space_defaults, trial_status)
 
 PROJECT_SOURCE = "keras_tuner_project"
 CUSTOM_FAMILY = "custom"
@@ -185,7 +186,7 @@ def _saved_trial(state: Mapping[str, Any], position: int) -> SavedTrial:
     return SavedTrial(
         key=key, number=int(key) if key.isdigit() else position, values=values,
         status=status,
-        score=number(state.get("score")) if status is TrialStatus.COMPLETED else None,
+        score=finite_number(state.get("score")) if status is TrialStatus.COMPLETED else None,
         metrics=best_metrics(metrics_config), message=message,
         epochs=tuple(epoch_rows(metrics_config)),
         bracket=int(bracket) if isinstance(bracket, (int, float)) else None,

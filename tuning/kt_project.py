@@ -13,6 +13,8 @@ from typing import Any, Iterable, Mapping
 
 from storage import TrialStatus
 
+from .curves import finite_number
+
 # Oracle class -> our strategy name. Matched by class name along the MRO, so a user's
 # subclass of a stock oracle counts as that strategy.
 ORACLE_STRATEGIES = {
@@ -57,15 +59,6 @@ def short_message(message: str | None) -> str | None:
         return None
     lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
     return lines[-1] if lines else None
-
-
-def number(value: Any) -> float | None:
-    """A finite float, or None (KerasTuner writes NaN, numpy scalars and nulls)."""
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if math.isfinite(result) else None
 
 
 # -- search space ---------------------------------------------------------------------
@@ -177,7 +170,7 @@ def epoch_rows(metrics_config: Mapping[str, Any]) -> list[tuple[int, int, dict[s
             values = values if isinstance(values, list) else [values]
             step = int(obs.get("step") or 0)
             for execution, value in enumerate(values):
-                value = number(value)
+                value = finite_number(value)
                 if value is not None:
                     rows.setdefault((execution, step), {})[str(name)] = value
     return [(execution, step, metrics) for (execution, step), metrics in sorted(rows.items())]
@@ -190,7 +183,7 @@ def best_metrics(metrics_config: Mapping[str, Any]) -> dict[str, float | None]:
         means = []
         for obs in history.get("observations") or ():
             values = obs.get("value")
-            values = [number(v) for v in (values if isinstance(values, list) else [values])]
+            values = [finite_number(v) for v in (values if isinstance(values, list) else [values])]
             values = [v for v in values if v is not None]
             if values:
                 means.append(sum(values) / len(values))
@@ -214,7 +207,7 @@ def infer_objective(trials: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     directions: dict[str, str] = {}
     unmatched = 0
     for trial in trials:
-        score = number(trial.get("score"))
+        score = finite_number(trial.get("score"))
         if trial.get("status") != "COMPLETED" or score is None:
             continue
         metrics = trial.get("metrics") or {}

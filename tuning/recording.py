@@ -229,13 +229,20 @@ def recording_tuner_class(base: type) -> type:
             if loss is not None and not math.isfinite(float(loss)):
                 raise kt.errors.FailedTrialError(
                     f"loss became {float(loss)} at epoch {epoch + 1}; lower the learning rate")
+            self.obey_controls(f"epoch {epoch + 1}", model)
+
+        def obey_controls(self, done: str, model: Any = None) -> None:
+            """At a boundary of the trial in flight (``done``: "epoch 3", "fold 2"): raise
+            ``StopRequested`` when the run was asked to stop, or fail the trial as
+            cancelled when it was."""
             stop, cancel = self._storage.control_flags(self._run_id, self._db_trial_id)
             if stop:
-                model.stop_training = True
+                if model is not None:
+                    model.stop_training = True
                 raise StopRequested("stop requested")
             if cancel:
                 self._cancelled = True
-                raise kt.errors.FailedTrialError(f"cancelled after epoch {epoch + 1}")
+                raise kt.errors.FailedTrialError(f"cancelled after {done}")
 
         def on_batch_end(self, trial, model, batch, logs=None):
             super().on_batch_end(trial, model, batch, logs)
@@ -430,8 +437,6 @@ def recording_sklearn_class(base: type) -> type:
 
     class RecordingSklearn(recording):  # type: ignore[misc, valid-type]
         def run_trial(self, trial, X, y, sample_weight=None, groups=None):
-            import keras_tuner as kt
-
             scores = []
             for fold, (train_idx, test_idx) in enumerate(self.cv.split(X, y)):
                 model = self.hypermodel.build(trial.hyperparameters)
@@ -440,12 +445,7 @@ def recording_sklearn_class(base: type) -> type:
                 scores.append(score)
                 self._storage.record_epoch(self._db_trial_id, 0, fold, {"score": score})
                 self.check_trial_time()
-                stop, cancel = self._storage.control_flags(self._run_id, self._db_trial_id)
-                if stop:
-                    raise self.stop_types[0]("stop requested")
-                if cancel:
-                    self._cancelled = True
-                    raise kt.errors.FailedTrialError(f"cancelled after fold {fold + 1}")
+                self.obey_controls(f"fold {fold + 1}")
             return {"score": float(np.mean(scores)), "score_std": float(np.std(scores))}
 
     RecordingSklearn.__name__ = f"Recording{base.__name__}"

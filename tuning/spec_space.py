@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from . import catalog
+from .architecture import SHAPES
 from .manual import candidate_values
 from .spec_checker import MAX_GRID_COMBINATIONS, Checker, got, is_int, is_number
 
@@ -183,26 +184,25 @@ def _check_range(c: Checker, field: str, hp: dict[str, Any], kind: str) -> dict[
     return out
 
 
+# MLP hyperparameters whose values are names: what they are called, and the names allowed.
+MLP_NAMED_VALUES = {
+    "activation": ("activations", catalog.MLP_ACTIVATIONS),
+    "shape": ("layer shapes", SHAPES),
+    "optimizer": ("optimizers", catalog.MLP_OPTIMIZERS),
+}
+
+
 def _check_hp_domain(c: Checker, field: str, name: str, hp: dict[str, Any],
                      family: str | None) -> None:
     """Rules that depend on what the hyperparameter means to the MLP builder."""
     if family != "mlp":
         return
     values = _possible_values(hp)
-    if name == "activation":
-        bad = [v for v in values if v not in catalog.MLP_ACTIVATIONS]
+    if name in MLP_NAMED_VALUES:
+        noun, allowed = MLP_NAMED_VALUES[name]
+        bad = [v for v in values if v not in allowed]
         if bad:
-            c.fail(field, "values must be activations among " + ", ".join(catalog.MLP_ACTIVATIONS),
-                   bad)
-    elif name == "shape":
-        bad = [v for v in values if v not in ("funnel", "constant", "custom")]
-        if bad:
-            c.fail(field, "values must be layer shapes among funnel, constant, custom", bad)
-    elif name == "optimizer":
-        bad = [v for v in values if v not in catalog.MLP_OPTIMIZERS]
-        if bad:
-            c.fail(field, "values must be optimizers among " + ", ".join(catalog.MLP_OPTIMIZERS),
-                   bad)
+            c.fail(field, f"values must be {noun} among " + ", ".join(allowed), bad)
     elif name == "num_layers":
         if any(not is_int(v) or not 1 <= v <= catalog.MLP_MAX_LAYERS for v in values):
             c.fail(field, f"must stay between 1 and {catalog.MLP_MAX_LAYERS} layers",

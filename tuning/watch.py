@@ -301,7 +301,7 @@ class _Folds:
             self.fold += 1
             self.row = {"score": value}
             self._write()
-            self._obey()
+            self.tuner.obey_controls(f"fold {self.fold + 1}")
             return value
         return score
 
@@ -316,17 +316,6 @@ class _Folds:
             self._write()
             return value
         return measured
-
-    def _obey(self) -> None:
-        import keras_tuner as kt
-
-        tuner = self.tuner
-        stop, cancel = tuner._storage.control_flags(tuner._run_id, tuner._db_trial_id)
-        if stop:
-            raise tuner.stop_types[0]("stop requested")
-        if cancel:
-            tuner._cancelled = True
-            raise kt.errors.FailedTrialError(f"cancelled after fold {self.fold + 1}")
 
 
 def _watched_class(base: type) -> type:

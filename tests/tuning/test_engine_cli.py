@@ -163,6 +163,7 @@ def test_stop_ends_run_after_epoch_and_cancel_ends_one_trial(tmp_path):
              "cancelled trial")
     cancelled = storage.get_trial(first.id)
     assert cancelled.epochs_done < 200
+    assert cancelled.message.startswith("cancelled after epoch ")
     second = wait_for(lambda: [t for t in storage.list_trials(run_id)
                                if t.status is TrialStatus.RUNNING and t.epochs_done >= 1],
                       120, "next trial running")[0]
@@ -174,6 +175,24 @@ def test_stop_ends_run_after_epoch_and_cancel_ends_one_trial(tmp_path):
     stopped = storage.get_trial(second.id)
     assert stopped.status is TrialStatus.STOPPED and stopped.epochs_done < 200
     assert len(storage.list_trials(run_id)) == 2  # no trial started after the stop
+
+
+def test_cancel_ends_a_scikit_learn_trial_after_its_fold(tmp_path):
+    spec = {"name": "folds", "seed": 1, "data": {"source": "sklearn", "name": "digits"},
+            "model": {"family": "gradient_boosting"},
+            "search_space": {"n_estimators": {"type": "choice", "values": [300, 3]},
+                             "max_depth": {"type": "fixed", "value": 2}},
+            "strategy": {"name": "grid", "cv_folds": 10}}
+    proc, storage, db, run_id = start_spec(tmp_path, spec)
+    slow = wait_for(lambda: [t for t in storage.list_trials(run_id)
+                             if t.hyperparameters["n_estimators"] == 300 and t.epochs_done >= 1],
+                    120, "the slow trial's first fold")[0]
+    assert cli(db, "cancel", str(run_id), slow.trial_key).returncode == 0
+    assert proc.wait(timeout=300) == 0
+    cancelled = storage.get_trial(slow.id)
+    assert cancelled.status is TrialStatus.CANCELLED, cancelled.message
+    assert cancelled.message.startswith("cancelled after fold ") and cancelled.epochs_done < 10
+    assert storage.get_run(run_id).status is RunStatus.COMPLETED  # the other trial ran
 
 
 def test_cli_bad_spec_exits_2_with_messages_and_no_traceback(tmp_path):

@@ -1,4 +1,5 @@
-"""Per-trial time limits, the hung-trial watchdog, and grid searches surviving worker restarts."""
+"""Per-trial time limits and grid searches surviving worker restarts. (A hung trial and its
+watchdog are in the fault catalogue: tests/faults/test_trial_failures.py.)"""
 from __future__ import annotations
 
 import pytest
@@ -7,23 +8,6 @@ from storage import RunStatus, TrialStatus
 from tests.tuning.runner import run_spec
 
 pytestmark = pytest.mark.slow
-
-
-def test_a_hung_trial_is_failed_by_the_watchdog_and_the_run_goes_on(tmp_path):
-    # 3000 boosting stages on digits take minutes: the trial has no epoch boundary at which
-    # to stop, so only the watchdog can end it.
-    spec = {"name": "hang", "seed": 1, "data": {"source": "sklearn", "name": "digits"},
-            "model": {"family": "gradient_boosting"},
-            "search_space": {"n_estimators": {"type": "choice", "values": [3000, 5]},
-                             "max_depth": {"type": "fixed", "value": 3}},
-            "strategy": {"name": "grid", "cv_folds": 2}, "trial_time_limit_s": 2}
-    storage, run_id, result = run_spec(tmp_path, spec)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert storage.get_run(run_id).status is RunStatus.COMPLETED
-    hung, quick = storage.list_trials(run_id)
-    assert hung.status is TrialStatus.FAILED
-    assert hung.message.startswith("hung: no progress") and "time limit of 2 s" in hung.message
-    assert quick.status is TrialStatus.COMPLETED and quick.hyperparameters["n_estimators"] == 5
 
 
 def test_a_slow_keras_trial_fails_at_its_time_limit_with_a_readable_reason(tmp_path):
