@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from storage import RunStatus, Storage, TrialStatus  # noqa: E402
-from tuning import analysis, charts  # noqa: E402
-from tuning.specs import validate_spec  # noqa: E402
+from tuning.insights import analysis
+from tuning.insights import charts  # noqa: E402
+from tuning.spec import validate_spec  # noqa: E402
 
 PAGE_TARGET_S = 1.0
 REFRESH_TARGET_S = 0.1

@@ -47,8 +47,8 @@ BARE = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
     import keras, keras_tuner as kt
-    from tuning.datasets import load_dataset
-    from tuning.models import MLPHyperModel
+    from tuning.data import load_dataset
+    from tuning.runner.models import MLPHyperModel
     ds = load_dataset({data!r}, {seed})
     hm = MLPHyperModel({space!r}, ds.x_train.shape[1], ds.task, ds.n_classes, 32)
     class Quiet(kt.RandomSearch):

@@ -68,7 +68,7 @@ def bad_input_messages() -> dict[str, str]:
     """What the validator answers to each row of the bad-input table (the first message for
     its field), computed again here so the report shows the words a user reads."""
     from tests.faults.test_bad_input import CASES
-    from tuning.specs import SpecError, parse_spec_text, validate_spec
+    from tuning.spec import SpecError, parse_spec_text, validate_spec
 
     answers = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from storage import RunStatus, Storage, TrialStatus  # noqa: E402
 
-from tuning.lr_finder import fixed_training_spec  # noqa: E402
+from tuning.strategies.lr_finder import fixed_training_spec  # noqa: E402
 
 DATA = {"source": "sklearn", "name": "digits", "validation_split": 0.2}
 NETWORK = {"num_layers": {"type": "fixed", "value": 2}, "units": {"type": "fixed", "value": 64},

@@ -14,7 +14,7 @@ import streamlit as st
 
 from storage import Run, Storage, StorageError
 from tuning.paths import default_db_path
-from tuning.specs import SpecError
+from tuning.spec import SpecError
 
 def _leave_pages_directory_mode() -> None:
     """Make sure app.py, not a page, is what runs.
@@ -54,7 +54,7 @@ def get_storage() -> Storage:
 
 @st.cache_resource(show_spinner=False)
 def _start_engine(path: str, concurrency: int):
-    from tuning.engine import Engine
+    from tuning.runner.engine import Engine
 
     engine = Engine(path, concurrency=concurrency)
     engine.start()

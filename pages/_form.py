@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from tuning.specs import Problem
+from tuning.spec import Problem
 
 COLUMNS = ("name", "type", "min", "max", "step", "sampling", "values", "default")
 
@@ -193,7 +193,7 @@ def form_state(spec: dict[str, Any]) -> dict[str, Any]:
     limit = spec.get("time_limit_s")
     out["f_time_limit_min"] = None if limit is None else float(limit) / 60
     out["f_trial_limit_s"] = spec.get("trial_time_limit_s")
-    from tuning.tools import TOOLS
+    from tuning.strategies.tools import TOOLS
 
     if strategy.get("name") in TOOLS:
         fields = TOOLS[strategy["name"]].fields

@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages._common import LIVE_PAGE, fmt_score, get_storage, show_error
 from storage import StorageError
-from tuning.importer import ProjectImportError, import_project
+from tuning.ingest.importer import ProjectImportError, import_project
 
 storage = get_storage()
 state = st.session_state

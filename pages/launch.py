@@ -14,14 +14,14 @@ from pages._form import (OPTION_KEYS, form_state, option_widgets, space_from_fra
                          space_to_frame)
 from storage import StorageError
 from tuning import catalog
-from tuning.architecture import SHAPES
-from tuning.control import queue_race, queue_run
-from tuning.datasets import DataError
-from tuning.estimates import run_cost
+from tuning.spec.architecture import SHAPES
+from tuning.runner.control import queue_race, queue_run
+from tuning.data import DataError
+from tuning.spec.estimates import run_cost
 from tuning.paths import PROJECT_ROOT, uploads_dir
-from tuning.tools import TOOLS
-from tuning.training import SCHEDULE_LABELS, SCHEDULES
-from tuning.specs import Problem, SpecError, validate_spec
+from tuning.strategies.tools import TOOLS
+from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
+from tuning.spec import Problem, SpecError, validate_spec
 
 storage = get_storage()
 state = st.session_state
@@ -71,7 +71,7 @@ def load_spec(run_id: int) -> None:
 
 @st.cache_data(show_spinner="Checking the network's shape against the data…", max_entries=32)
 def shape_warnings(spec_json: str) -> list[str]:
-    from tuning.architecture import spec_warnings
+    from tuning.spec.architecture import spec_warnings
 
     return spec_warnings(json.loads(spec_json))
 
@@ -97,7 +97,7 @@ def save_upload(upload) -> Path:
 
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
 def inspect(path: str, target: str | None, task: str):
-    from tuning.datasets import inspect_csv
+    from tuning.data import inspect_csv
 
     return inspect_csv(path, target=target, task=task)
 
@@ -233,7 +233,7 @@ if family == "mlp":
         max_units = right.number_input("Max units", 16, 4096, 512, step=16,
                                        key="f_template_units")
         if go_col.button("Apply", key="f_template_apply"):
-            from tuning.architecture import template_space
+            from tuning.spec.architecture import template_space
 
             current, _ = space_from_frame(state["space_base"])
             keep = {k: v for k, v in current.items()

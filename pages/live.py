@@ -12,13 +12,13 @@ import streamlit as st
 from pages._common import (fmt_duration, fmt_score, get_storage, pick_run, show_error, thaw)
 from storage import StorageError, TrialStatus
 from tuning import catalog
-from tuning.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
+from tuning.insights.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
                              leaderboard, metric_names, progress, top_trial_keys)
-from tuning.charts import best_so_far_chart, hyperband_chart, learning_curves
-from tuning.control import cancel_trial, stop_run
-from tuning.lr_finder import fixed_training_spec, follow_up_spec
-from tuning.stages import pruning_summary, sequential_stages
-from tuning.tool_charts import (batch_size_chart, lora_chart, lr_range_chart, lr_suggestion,
+from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
+from tuning.runner.control import cancel_trial, stop_run
+from tuning.strategies.lr_finder import fixed_training_spec, follow_up_spec
+from tuning.insights.stages import pruning_summary, sequential_stages
+from tuning.insights.tool_charts import (batch_size_chart, lora_chart, lr_range_chart, lr_suggestion,
                                 score_vs_params_chart, transfer_chart)
 
 storage = get_storage()

@@ -11,7 +11,7 @@ from pages._common import (LIVE_PAGE, fmt_duration, fmt_score, get_storage, pick
                            show_error)
 from storage import RunStatus, StorageError
 from tuning import catalog
-from tuning.control import delete_run, resume_run, stop_run
+from tuning.runner.control import delete_run, resume_run, stop_run
 
 storage = get_storage()
 state = st.session_state

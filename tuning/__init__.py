@@ -1,7 +1,7 @@
 """Tuning: specs, strategies, execution and reports. Nothing here imports Streamlit.
 
 ``tuning.watch(tuner)`` records a KerasTuner search run from a user's own script (see
-``tuning/watch.py``). It is loaded on first use, so importing ``tuning`` (as the dashboard
+``tuning/ingest/watch.py``). It is loaded on first use, so importing ``tuning`` (as the dashboard
 does) never imports KerasTuner or TensorFlow.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name == "watch":
-        from .watch import watch
+        from tuning.ingest.watch import watch
 
         # Importing the submodule bound the module to this name; the function is what
         # ``tuning.watch(...)`` means (the module forwards calls too, see watch.py).

@@ -45,7 +45,7 @@ MLP_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "batch_size": 32,
     "l2": 0.0,
-    # Hidden-layer widths (tuning/architecture.py): funnel, constant, or custom (units_i).
+    # Hidden-layer widths (tuning/spec/architecture.py): funnel, constant, or custom (units_i).
     "shape": "custom",
 }
 MLP_MAX_LAYERS = 16
@@ -142,7 +142,7 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
 )}
 
 def _register_tools() -> None:
-    from .tools import TOOLS
+    from tuning.strategies.tools import TOOLS
 
     for tool in TOOLS.values():
         STRATEGIES[tool.name] = Strategy(tool.name, tool.label, tool.kinds, tool.when,

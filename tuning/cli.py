@@ -24,10 +24,10 @@ from storage import (InvalidTransitionError, NotFoundError, Run, RunStatus, Stor
                      StorageError, TrialStatus)
 from storage._sqlite import _thaw
 
-from . import control
-from .engine import Engine
+from .runner import control
+from tuning.runner.engine import Engine
 from .paths import default_db_path
-from .specs import SpecError, load_spec_file
+from .spec import SpecError, load_spec_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 # Reading a run's row costs well under a millisecond; polling fast keeps `run` snappy at both ends.
@@ -223,7 +223,7 @@ def _delete(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _worker_command(storage: Storage, args: argparse.Namespace) -> int:
-    from .distributed import join_command
+    from tuning.runner.distributed import join_command
     from .paths import run_dir
 
     run = storage.get_run(args.run_id)
@@ -301,7 +301,7 @@ def _export(storage: Storage, args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(export_run(storage, args.run_id), indent=2)
     else:
-        from .reports import trials_csv
+        from tuning.insights.reports import trials_csv
 
         run = storage.get_run(args.run_id)
         text = trials_csv(run, storage.list_trials(run.id))
@@ -314,7 +314,7 @@ def _export(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _import(storage: Storage, args: argparse.Namespace) -> int:
-    from .importer import ProjectImportError, import_project
+    from tuning.ingest.importer import ProjectImportError, import_project
 
     try:
         run = import_project(storage, args.directory, name=args.name)

@@ -22,8 +22,8 @@ from storage import Storage, TrialStatus
 from tests.faults.kit import db_fingerprint
 from tests.tuning.runner import cli as cli_process
 from tuning import cli
-from tuning.datasets import MAX_CSV_BYTES, load_dataset
-from tuning.specs import MAX_GRID_COMBINATIONS, SpecError, validate_spec
+from tuning.data import MAX_CSV_BYTES, load_dataset
+from tuning.spec import MAX_GRID_COMBINATIONS, SpecError, validate_spec
 
 SK = {"name": "bad input", "seed": 1, "data": {"source": "sklearn", "name": "iris"},
       "model": {"family": "knn"},

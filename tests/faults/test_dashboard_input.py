@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import db_fingerprint
 from tuning.paths import uploads_dir
-from tuning.specs import validate_spec
+from tuning.spec import validate_spec
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'

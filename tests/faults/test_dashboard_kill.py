@@ -11,8 +11,8 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import Dashboard, end_workers, sklearn_spec, wait_for
-from tuning.control import queue_run
-from tuning.engine import worker_alive
+from tuning.runner.control import queue_run
+from tuning.runner.engine import worker_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -18,8 +18,8 @@ import pytest
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import ROOT, Dashboard, write_spec
 from tests.tuning.runner import cli
-from tuning.reports import html_report, markdown_summary, rebuild_script
-from tuning.specs import validate_spec
+from tuning.insights.reports import html_report, markdown_summary, rebuild_script
+from tuning.spec import validate_spec
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 SOURCES = sorted([*ROOT.glob("storage/**/*.py"), *ROOT.glob("tuning/**/*.py"),
@@ -102,7 +102,7 @@ UNSAFE_LOADS = re.compile(r"\b(pickle\.loads?|cPickle\.loads?|joblib\.load|dill\
                           r"pandas\.read_pickle|torch\.load|yaml\.load|yaml\.unsafe_load)\s*\(")
 # The one load_model that is not Keras's file loader: KerasTuner's Tuner.load_model rebuilds
 # the hypermodel from its hyperparameters and reads only weights the worker itself saved.
-ALLOWED_LOAD_MODEL = {("tuning/executor.py", "tuner.load_model(best[0])")}
+ALLOWED_LOAD_MODEL = {("tuning/runner/executor.py", "tuner.load_model(best[0])")}
 
 
 def test_no_code_loads_a_pickle_or_an_unsafe_model_file():
@@ -157,7 +157,7 @@ def test_a_run_named_like_a_path_creates_nothing_outside_its_run_folder(tmp_path
 
 
 def test_the_dashboards_import_reads_no_folder_outside_the_data_folders(tmp_path, monkeypatch):
-    from tuning.importer import ProjectImportError, import_project
+    from tuning.ingest.importer import ProjectImportError, import_project
 
     monkeypatch.setenv("TUNING_DATA_DIRS", str(tmp_path / "allowed"))
     store = Storage(tmp_path / "t.db")

@@ -19,7 +19,7 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import ROOT, completed_records, sklearn_spec, wait_for, write_spec
-from tuning.engine import worker_alive
+from tuning.runner.engine import worker_alive
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pages._common import thaw
-from tuning.control import queue_run
+from tuning.runner.control import queue_run
 from tuning.paths import uploads_dir
 
 from page_helpers import SK_SPEC, open_app

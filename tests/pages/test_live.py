@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from storage import RunStatus
-from tuning.control import queue_run
+from tuning.runner.control import queue_run
 
 from page_helpers import MLP_SPEC, finished, open_app, plotly_specs, points, seed_trials
 

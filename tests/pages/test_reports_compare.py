@@ -6,7 +6,7 @@ import json
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from tuning.control import queue_run
+from tuning.runner.control import queue_run
 from tuning.paths import run_dir
 
 from page_helpers import MLP_SPEC, SK_SPEC, finished, open_app, plotly_specs, seed_trials

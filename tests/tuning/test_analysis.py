@@ -1,4 +1,4 @@
-"""Tables, statistics and the live cache of tuning.analysis, over a real SQLite storage."""
+"""Tables, statistics and the live cache of tuning.insights.analysis, over a real SQLite storage."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from storage import RunStatus, Storage, Trial, TrialStatus
-from tuning import analysis
-from tuning.specs import validate_spec
+from tuning.insights import analysis
+from tuning.spec import validate_spec
 
 SPACE = {
     "units": {"type": "int", "min": 16, "max": 64, "step": 16},

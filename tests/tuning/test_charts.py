@@ -1,4 +1,4 @@
-"""Figures of tuning.charts, built from a real SQLite storage."""
+"""Figures of tuning.insights.charts, built from a real SQLite storage."""
 from __future__ import annotations
 
 import random
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from storage import Storage, TrialStatus
-from tuning import analysis, charts
-from tuning.specs import validate_spec
+from tuning.insights import analysis
+from tuning.insights import charts
+from tuning.spec import validate_spec
 
 SPACE = {
     "units": {"type": "int", "min": 16, "max": 64, "step": 16},

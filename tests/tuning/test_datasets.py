@@ -1,4 +1,4 @@
-"""tuning.datasets: bundled sets, the Keras cache, and CSV files good and bad."""
+"""tuning.data: bundled sets, the Keras cache, and CSV files good and bad."""
 from __future__ import annotations
 
 import gzip
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import csv_files, datasets
-from tuning.datasets import CsvSummary, DataError, inspect_csv, load_dataset
+from tuning.data import csv_files
+from tuning import data as datasets
+from tuning.data import CsvSummary, DataError, inspect_csv, load_dataset
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -254,7 +255,7 @@ def test_keras_sets_are_classification_only(keras_home):
 
 
 def test_module_never_imports_tensorflow():
-    code = ("import sys, tuning.datasets as d; d.inspect_csv('examples/data/houses.csv', 'price');"
+    code = ("import sys, tuning.data as d; d.inspect_csv('examples/data/houses.csv', 'price');"
             "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT, check=True, timeout=120)
 

@@ -11,7 +11,7 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.tuning.runner import ROOT, run_spec, start_spec, wait_for
-from tuning.distributed import start_before_import, stop_workers
+from tuning.runner.distributed import start_before_import, stop_workers
 from tuning.paths import run_dir
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ def test_a_worker_on_another_machine_records_through_the_relay(tmp_path):
 
 
 def test_relay_refuses_a_wrong_token_and_other_runs_trials(tmp_path):
-    from tuning.relay import Relay, RemoteStorage
+    from tuning.runner.relay import Relay, RemoteStorage
 
     storage = Storage(tmp_path / "t.db")
     mine = storage.create_run("mine", {"strategy": {"name": "random"}})

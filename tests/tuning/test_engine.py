@@ -6,7 +6,7 @@ import sys
 import time
 
 from storage import RunStatus, Storage
-from tuning.engine import Engine, worker_alive
+from tuning.runner.engine import Engine, worker_alive
 
 SPEC = {"strategy": {"name": "random", "max_trials": 1}}
 

@@ -13,9 +13,9 @@ from storage import RunStatus, Storage, TrialStatus
 from tests.tuning.kt_folders import (hyperband_project, keras_metrics, random_project, trial,
                                     write_project)
 from tuning import cli
-from tuning.importer import ProjectImportError, import_project, read_project
-from tuning.kt_project import grid_size, infer_objective, search_space
-from tuning.reports import best_params_json, html_report, markdown_summary, rebuild_script
+from tuning.ingest.importer import ProjectImportError, import_project, read_project
+from tuning.ingest.kt_project import grid_size, infer_objective, search_space
+from tuning.insights.reports import best_params_json, html_report, markdown_summary, rebuild_script
 
 
 def test_a_project_becomes_a_completed_run(storage: Storage, tmp_path: Path):

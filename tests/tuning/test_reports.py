@@ -1,4 +1,4 @@
-"""Downloads of tuning.reports: CSV, JSON, Markdown, the offline HTML report and the
+"""Downloads of tuning.insights.reports: CSV, JSON, Markdown, the offline HTML report and the
 rebuild script, from runs in a real SQLite storage."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from storage import Storage, TrialStatus
-from tuning import reports
+from tuning.insights import reports
 from tuning.paths import PROJECT_ROOT, run_dir
-from tuning.specs import validate_spec
+from tuning.spec import validate_spec
 
 XSS = "<script>alert(1)</script>"
 MLP_SPACE = {
@@ -233,7 +233,7 @@ def test_best_model_path_finds_the_saved_model(storage):
 
 
 def test_the_dashboard_modules_import_neither_streamlit_nor_tensorflow():
-    code = ("import sys, tuning.analysis, tuning.charts, tuning.reports; "
+    code = ("import sys, tuning.insights.analysis, tuning.insights.charts, tuning.insights.reports; "
             "print(sorted(m for m in ('streamlit', 'tensorflow', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=60)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 
 from tuning import catalog
-from tuning.specs import (MAX_GRID_COMBINATIONS, Problem, SpecError, load_spec_file,
+from tuning.spec import (MAX_GRID_COMBINATIONS, Problem, SpecError, load_spec_file,
                           parse_spec_text, validate_spec)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -389,7 +389,7 @@ def test_load_spec_file_reports_unreadable_files(tmp_path):
 def test_validation_does_not_import_tensorflow():
     script = textwrap.dedent("""
         import json, sys
-        from tuning.specs import validate_spec
+        from tuning.spec import validate_spec
         for path in sys.argv[1:]:
             with open(path, encoding="utf-8") as fh:
                 validate_spec(json.load(fh))

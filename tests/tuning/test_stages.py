@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from storage import Storage, TrialStatus
-from tuning.reports import html_report, markdown_summary
-from tuning.specs import validate_spec
-from tuning.stages import pruning_summary, sequential_stages
+from tuning.insights.reports import html_report, markdown_summary
+from tuning.spec import validate_spec
+from tuning.insights.stages import pruning_summary, sequential_stages
 
 
 def seq_run(storage: Storage):

@@ -8,10 +8,10 @@ import pytest
 
 from storage import RunStatus, TrialStatus
 from tests.tuning.runner import run_spec
-from tuning.architecture import count_parameters, layer_widths
-from tuning.lr_finder import follow_up_spec
+from tuning.spec.architecture import count_parameters, layer_widths
+from tuning.strategies.lr_finder import follow_up_spec
 from tuning.paths import run_dir
-from tuning.specs import validate_spec
+from tuning.spec import validate_spec
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_lora_with_a_tiny_backbone_tunes_the_rank(tmp_path):
 PRESET_SCRIPT = """
 import sys
 import keras_hub
-from tuning.tools.lora import TINY_BACKBONE, train_vocabulary
+from tuning.strategies.tools.lora import TINY_BACKBONE, train_vocabulary
 text = open("examples/data/corpus.txt", encoding="utf-8").read()
 tokenizer = keras_hub.models.GemmaTokenizer(proto=train_vocabulary(text, 256))
 lm = keras_hub.models.GemmaCausalLM(

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from storage import RunStatus, TrialStatus
-from tuning import catalog, tool_charts
-from tuning.architecture import (architecture_warnings, count_parameters, layer_widths,
+from tuning import catalog
+from tuning.insights import tool_charts
+from tuning.spec.architecture import (architecture_warnings, count_parameters, layer_widths,
                                  template_space)
-from tuning.lr_finder import (LossSmoother, find_divergence, follow_up_spec, loss_minimum,
+from tuning.strategies.lr_finder import (LossSmoother, find_divergence, follow_up_spec, loss_minimum,
                               lr_schedule, smooth, suggested_space)
-from tuning.specs import SpecError, validate_spec
-from tuning.tools import TOOLS
+from tuning.spec import SpecError, validate_spec
+from tuning.strategies.tools import TOOLS
 
 # -- the learning-rate range test -----------------------------------------------------
 
@@ -254,7 +255,7 @@ def test_tool_defaults_and_trial_counts():
 
 
 def test_batch_size_study_scales_the_learning_rate_when_asked():
-    from tuning.tools.batch_size import trial_plan
+    from tuning.strategies.tools.batch_size import trial_plan
 
     doc = example("digits_batch_size_study.json")
     doc["strategy"] = {"name": "batch_size_study", "batch_sizes": [32, 128],
@@ -351,9 +352,9 @@ def test_transfer_accepts_digits_classes_as_the_source_and_needs_one_architectur
 def test_validating_a_tool_spec_imports_no_tensorflow():
     import subprocess
 
-    code = ("import sys, json; from tuning.specs import load_spec_file; "
+    code = ("import sys, json; from tuning.spec import load_spec_file; "
             "[load_spec_file(f'examples/{n}') for n in sys.argv[1:]]; "
-            "import tuning.tool_charts, tuning.architecture, tuning.lr_finder; "
+            "import tuning.insights.tool_charts, tuning.spec.architecture, tuning.strategies.lr_finder; "
             "print(json.dumps(sorted(m for m in ('tensorflow', 'keras', 'keras_hub') "
             "if m in sys.modules)))")
     from pathlib import Path
@@ -435,8 +436,8 @@ def test_lr_suggestion_of_a_range_test_trial():
 
 
 def test_trial_loop_records_cancel_failure_and_stop_and_skips_finished_trials(storage):
-    from tuning.tools import StopRequested, ToolContext, TrialCancelled
-    from tuning.tools._common import run_trials
+    from tuning.strategies.tools import StopRequested, ToolContext, TrialCancelled
+    from tuning.strategies.tools._common import run_trials
 
     spec = validate_spec(example("digits_batch_size_study.json"))
     run = storage.create_run("loop", spec)
@@ -481,8 +482,8 @@ def test_trial_loop_records_cancel_failure_and_stop_and_skips_finished_trials(st
 
 
 def test_trial_loop_gives_up_after_consecutive_failures(storage):
-    from tuning.tools import ToolContext
-    from tuning.tools._common import run_trials
+    from tuning.strategies.tools import ToolContext
+    from tuning.strategies.tools._common import run_trials
 
     spec = validate_spec(example("digits_batch_size_study.json"))
     run = storage.create_run("failing", spec)
@@ -498,7 +499,7 @@ def test_trial_loop_gives_up_after_consecutive_failures(storage):
 
 
 def test_rebuild_script_spells_out_a_funnels_widths(storage):
-    from tuning import reports
+    from tuning.insights import reports
 
     doc = example("digits_mlp_random.json")
     doc["search_space"] = template_space("funnel")
@@ -526,7 +527,7 @@ class Clock:
 
 
 def timed_context(storage, time_limit_s=None, trial_time_limit_s=None, time_spent_s=0.0):
-    from tuning.tools import ToolContext
+    from tuning.strategies.tools import ToolContext
 
     doc = example("digits_batch_size_study.json")
     doc.update(time_limit_s=time_limit_s, trial_time_limit_s=trial_time_limit_s)
@@ -541,7 +542,7 @@ def timed_context(storage, time_limit_s=None, trial_time_limit_s=None, time_spen
 
 def test_a_trial_past_its_time_limit_fails_with_the_engines_reason_and_the_run_goes_on(
         storage):
-    from tuning.tools._common import run_trials
+    from tuning.strategies.tools._common import run_trials
 
     ctx, clock = timed_context(storage, trial_time_limit_s=2)
 
@@ -560,8 +561,8 @@ def test_a_trial_past_its_time_limit_fails_with_the_engines_reason_and_the_run_g
 
 
 def test_the_runs_time_limit_cuts_the_trial_in_flight_and_starts_no_other(storage):
-    from tuning.tools import TimeLimitReached
-    from tuning.tools._common import run_trials
+    from tuning.strategies.tools import TimeLimitReached
+    from tuning.strategies.tools._common import run_trials
 
     ctx, clock = timed_context(storage, time_limit_s=10)
     started: list[str] = []
@@ -584,8 +585,8 @@ def test_the_runs_time_limit_cuts_the_trial_in_flight_and_starts_no_other(storag
 
 
 def test_a_resumed_run_counts_the_time_it_already_spent(storage):
-    from tuning.tools import TimeLimitReached
-    from tuning.tools._common import run_trials
+    from tuning.strategies.tools import TimeLimitReached
+    from tuning.strategies.tools._common import run_trials
 
     ctx, _ = timed_context(storage, time_limit_s=60, time_spent_s=61)
     with pytest.raises(TimeLimitReached, match="after 61 s"):
@@ -594,7 +595,7 @@ def test_a_resumed_run_counts_the_time_it_already_spent(storage):
 
 
 def test_executions_average_as_keras_tuner_does():
-    from tuning.tools._common import average_executions
+    from tuning.strategies.tools._common import average_executions
 
     first = (0.8, {"val_accuracy": 0.8, "loss": 0.5, "mean_epoch_time_s": 1.0,
                    "epochs_trained": 3, "param_count": 1000, "final_score": None},

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from storage import RunStatus
-from tuning.specs import SpecError, validate_spec
-from tuning.training import cosine_rate
+from tuning.spec import SpecError, validate_spec
+from tuning.runner.training import cosine_rate
 
 from tests.tuning.runner import ROOT, run_spec
 
@@ -65,7 +65,7 @@ def test_scikit_learn_models_refuse_a_schedule():
 
 FIT = """
 import json, keras, numpy as np
-from tuning.training import cosine_schedule
+from tuning.runner.training import cosine_schedule
 keras.utils.set_random_seed(0)
 x = np.random.rand(100, 4).astype("float32"); y = (x.sum(1) > 2).astype("int32")
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
@@ -112,7 +112,7 @@ def test_a_run_with_the_cosine_schedule_trains_differently(tmp_path):
 
 @pytest.mark.slow
 def test_the_rebuild_script_trains_with_the_runs_schedule_and_early_stopping(tmp_path):
-    from tuning import reports
+    from tuning.insights import reports
 
     doc = spec("cosine")
     doc["training"]["early_stopping"] = {"monitor": "val_loss", "patience": 1}
@@ -131,7 +131,7 @@ def test_the_rebuild_script_trains_with_the_runs_schedule_and_early_stopping(tmp
 
 
 def test_a_range_tests_suggestion_becomes_one_annealed_training():
-    from tuning.lr_finder import fixed_training_spec
+    from tuning.strategies.lr_finder import fixed_training_spec
 
     doc = spec()
     doc["strategy"] = {"name": "lr_range_test", "steps": 50}

@@ -18,7 +18,7 @@ from tests.tuning.runner import ROOT
 
 
 def test_importing_tuning_loads_neither_tensorflow_nor_keras_tuner():
-    code = ("import sys, tuning, tuning.importer, tuning.reports\n"
+    code = ("import sys, tuning, tuning.ingest.importer, tuning.insights.reports\n"
             "watch = tuning.watch\n"
             "assert callable(watch) and callable(tuning.watch)\n"
             "loaded = [m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules]\n"
@@ -34,7 +34,7 @@ SCRIPT_SPEC = {"name": "watched", "data": {"source": "script", "project": "/p/rs
 
 
 def test_the_engine_leaves_a_script_run_alone_while_it_beats_and_reaps_it_after(tmp_path):
-    from tuning.engine import Engine
+    from tuning.runner.engine import Engine
 
     store = Storage(tmp_path / "t.db")
     run = store.create_run("watched", SCRIPT_SPEC, status=RunStatus.STOPPED)
@@ -51,7 +51,7 @@ def test_the_engine_leaves_a_script_run_alone_while_it_beats_and_reaps_it_after(
 
 
 def test_a_reloaded_project_goes_on_with_the_run_nobody_holds(tmp_path):
-    from tuning.watch import _earlier_run
+    from tuning.ingest.watch import _earlier_run
 
     store = Storage(tmp_path / "t.db")
     other = dict(SCRIPT_SPEC, data={"source": "script", "project": "/p/other"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 
 from storage import TrialStatus
-from tuning.recording import EXIT_RECYCLE, Watchdog
-from tuning.tools import ToolContext
+from tuning.runner.recording import EXIT_RECYCLE, Watchdog
+from tuning.strategies.tools import ToolContext
 
 
 class FakeStorage:

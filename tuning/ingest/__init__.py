@@ -1,0 +1,4 @@
+"""Bringing existing KerasTuner work in: ``watch`` records a user's own ``tuner.search``
+live, ``importer`` reads a finished KerasTuner project folder into storage, and
+``kt_project`` reads KerasTuner's project files (``oracle.json``, ``trial.json``).
+"""

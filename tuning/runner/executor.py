@@ -1,0 +1,327 @@
+"""Runs one run's search inside a worker process and records it as it happens.
+
+The strategy (a KerasTuner oracle) proposes; this module builds the tuner and executes
+the run, with recording hooks from ``recording``. Stop and cancel requests are read from
+the database at each epoch boundary, so the dashboard needs no handle on this process.
+
+Imports TensorFlow (through ``models``): only worker processes import this module.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any, Mapping
+
+import numpy as np
+
+from storage import RunStatus, Storage, TrialStatus
+from storage._sqlite import _thaw
+
+from tuning.data import DataError, load_dataset
+from tuning.paths import claim_run_folder, run_dir
+from .recording import (EXIT_DONE, EXIT_RECYCLE, Watchdog, _failure_summary, _Heartbeat,
+                        recording_sklearn_class, recording_tuner_class)
+from .training import fit_callbacks
+
+
+def _time_spent(storage: Storage, run_id: int) -> float:
+    """Compute time already spent on the run's trials, so a time limit survives resumes."""
+    total = 0.0
+    for t in storage.list_trials(run_id):
+        if t.started_at and t.finished_at:
+            total += max(0.0, t.finished_at - t.started_at)
+    return total
+
+
+def _manual_oracle(spec: Mapping[str, Any], objective: Any, seed: int, failures: int) -> Any:
+    """Oracle of a manual strategy, or None for KerasTuner's own strategies."""
+    from tuning.strategies.manual import random_points
+    from tuning.strategies.oracles import PointsOracle, SequentialOracle
+
+    strategy = spec["strategy"]
+    common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=failures)
+    if strategy["name"] == "sequential":
+        return SequentialOracle(spec["search_space"], strategy["order"], spec["model"]["family"],
+                                **common)
+    if strategy["name"] == "random_sampling":
+        points = random_points(spec["search_space"], strategy["samples"], int(spec["seed"]),
+                               strategy["combine"])
+        return PointsOracle(points, **common)
+    return None
+
+
+def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
+    """Construct the KerasTuner tuner the spec asks for (not yet recording)."""
+    import keras_tuner as kt
+    from sklearn import metrics as sk_metrics, model_selection
+
+    from .models import MLPHyperModel, SklearnHyperModel
+    from tuning.strategies.oracles import ResumableGridSearchOracle
+
+    strategy = spec["strategy"]
+    name = strategy["name"]
+    family = spec["model"]["family"]
+    seed = int(spec["seed"]) or 2**31 - 1  # KerasTuner treats seed 0 as "no seed"
+    failures = strategy["max_consecutive_failed_trials"]
+    if family != "mlp":
+        hypermodel = SklearnHyperModel(spec["search_space"], family, dataset.task, seed)
+        objective = kt.Objective("score", "max")
+        oracle = _manual_oracle(spec, objective, seed, failures)
+        oracle_kwargs = dict(objective=objective, max_trials=strategy["max_trials"], seed=seed,
+                             max_consecutive_failed_trials=failures)
+        if oracle is not None:
+            pass
+        elif name == "random":
+            oracle = kt.oracles.RandomSearchOracle(**oracle_kwargs)
+        elif name == "bayesian":
+            oracle = kt.oracles.BayesianOptimizationOracle(
+                num_initial_points=strategy.get("num_initial_points"),
+                alpha=strategy["alpha"], beta=strategy["beta"], **oracle_kwargs)
+        else:
+            oracle = ResumableGridSearchOracle(**oracle_kwargs)
+        folds = strategy["cv_folds"]
+        cv = (model_selection.StratifiedKFold(folds, shuffle=True, random_state=seed % 2**32)
+              if dataset.task == "classification"
+              else model_selection.KFold(folds, shuffle=True, random_state=seed % 2**32))
+        cls = recording_sklearn_class(kt.SklearnTuner)
+        tuner = cls(oracle=oracle, hypermodel=hypermodel,
+                    scoring=sk_metrics.get_scorer(spec["objective"]["metric"]), cv=cv,
+                    directory=directory, project_name="kt", overwrite=False)
+        tuner.oracle.verbose = 0
+        return tuner
+    hypermodel = MLPHyperModel(spec["search_space"], dataset.x_train.shape[1], dataset.task,
+                               dataset.n_classes, spec["training"]["batch_size"])
+    objective = kt.Objective(spec["objective"]["metric"], spec["objective"]["direction"])
+    common = dict(hypermodel=hypermodel, executions_per_trial=strategy["executions_per_trial"],
+                  directory=directory, project_name="kt", overwrite=False)
+    oracle = _manual_oracle(spec, objective, seed, failures)
+    if oracle is not None:
+        return recording_tuner_class(kt.Tuner)(oracle=oracle, **common)
+    kwargs = dict(objective=objective, seed=seed, max_consecutive_failed_trials=failures, **common)
+    if name == "random":
+        return recording_tuner_class(kt.RandomSearch)(max_trials=strategy["max_trials"], **kwargs)
+    if name == "bayesian":
+        return recording_tuner_class(kt.BayesianOptimization)(
+            max_trials=strategy["max_trials"], num_initial_points=strategy.get("num_initial_points"),
+            alpha=strategy["alpha"], beta=strategy["beta"], **kwargs)
+    if name == "grid":
+        oracle = ResumableGridSearchOracle(objective=objective, max_trials=strategy["max_trials"],
+                                           seed=seed, max_consecutive_failed_trials=failures)
+        return recording_tuner_class(kt.Tuner)(oracle=oracle, **common)
+    return recording_tuner_class(kt.Hyperband)(
+        max_epochs=strategy["max_epochs"], factor=strategy["factor"],
+        hyperband_iterations=strategy["hyperband_iterations"], **kwargs)
+
+
+def _save_best_model(tuner: Any, spec: Mapping[str, Any], dataset: Any, folder: str,
+                     saved: str | None = None) -> str | None:
+    """Keep the best model of a finished run, for download; returns the trial id it is
+    from. ``saved``: the trial whose model is on disk already (nothing is redone if it is
+    still the best). Failures here never fail the run."""
+    try:
+        best = [t for t in tuner.oracle.get_best_trials(len(tuner.oracle.trials) or 1)
+                if t.status == "COMPLETED"]
+        if not best:
+            return None
+        if best[0].trial_id == saved:
+            return saved
+        if spec["model"]["family"] == "mlp":
+            # What ``tuner.load_model`` does, less its clear_session and two gc.collect()
+            # calls: 0.4 s at the end of every run, for nothing in a process about to exit.
+            model = tuner.hypermodel.build(best[0].hyperparameters)
+            model.load_weights(tuner._get_checkpoint_fname(best[0].trial_id))
+            model.save(os.path.join(folder, "best_model.keras"))
+        else:
+            import joblib
+
+            model = tuner.hypermodel.build(best[0].hyperparameters)
+            model.fit(dataset.x_train, dataset.y_train)
+            joblib.dump(model, os.path.join(folder, "best_model.joblib"))
+        return best[0].trial_id
+    except Exception:
+        traceback.print_exc()
+        return None
+
+
+def execute_run(storage: Storage, run_id: int, worker_name: str = "local",
+                workers: dict[str, Any] | None = None) -> int:
+    """Run (or resume) one claimed run to its end; returns the worker's exit code.
+
+    ``workers``: a distributed run's local worker processes when they were started
+    already (``distributed.start_before_import``); none is left running on return.
+    """
+    run = storage.get_run(run_id)
+    spec = _thaw(run.spec)
+    heartbeat = _Heartbeat(storage, run_id)
+    heartbeat.start()
+    try:
+        return _execute(storage, run_id, spec, worker_name, workers)
+    finally:
+        heartbeat.done.set()
+        if workers:
+            from .distributed import stop_workers
+
+            stop_workers(workers)
+
+
+def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
+              folder: str, worker_name: str) -> int:
+    """Run a deep-learning tool (see ``tuning.strategies.tools``) with the engine's stop semantics."""
+    from tuning.strategies.tools import TOOLS, StopRequested, TimeLimitReached, ToolContext
+
+    ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name,
+                      time_spent_s=_time_spent(storage, run_id))
+    if spec.get("trial_time_limit_s"):  # a trial stuck between two batches is ended too
+        Watchdog(storage, run_id, spec["trial_time_limit_s"], ctx.trial_in_flight).start()
+    try:
+        ctx.check_time_budget()  # a resumed run whose budget is spent sets nothing up
+        TOOLS[spec["strategy"]["name"]].runner()(ctx)
+    except StopRequested:
+        storage.finish_run(run_id, RunStatus.STOPPED)
+        return EXIT_DONE
+    except TimeLimitReached as reason:  # as a search: completed, the reason as its error
+        storage.finish_run(run_id, RunStatus.COMPLETED, error=str(reason))
+        return EXIT_DONE
+    except Exception as exc:
+        traceback.print_exc()
+        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
+        return EXIT_DONE
+    storage.finish_run(run_id, RunStatus.COMPLETED)
+    return EXIT_DONE
+
+
+def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: str,
+             workers: dict[str, Any] | None = None) -> int:
+    folder = str(run_dir(storage.path, run_id))
+    os.makedirs(folder, exist_ok=True)
+    claim_run_folder(folder, storage.get_run(run_id).created_at)
+    try:
+        dataset = load_dataset(spec["data"], int(spec["seed"]))
+    except DataError as exc:
+        storage.finish_run(run_id, RunStatus.FAILED, error=str(exc))
+        return EXIT_DONE
+    from tuning.strategies.tools import TOOLS
+
+    if spec["strategy"]["name"] in TOOLS:
+        return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
+    if spec["strategy"].get("workers", 1) > 1:
+        return _coordinate(storage, run_id, spec, dataset, folder, worker_name, workers)
+    tuner = build_tuner(spec, dataset, folder)
+    tuner.setup_recording(storage, run_id, spec, worker_name,
+                          recycle_after=int(spec["strategy"].get("recycle_every", 25)),
+                          time_spent_s=_time_spent(storage, run_id))
+    if spec["strategy"]["name"] == "hyperband":
+        # Hyperband's trial count is its own; keep the stored total honest.
+        storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
+    try:
+        _search(tuner, spec, dataset)
+    except tuner.stop_types as reason:
+        stop_cls, limit_cls, recycle_cls = tuner.stop_types
+        if isinstance(reason, recycle_cls):
+            storage.requeue_for_recycle(run_id)
+            return EXIT_RECYCLE
+        if isinstance(reason, stop_cls):
+            storage.finish_run(run_id, RunStatus.STOPPED)
+            return EXIT_DONE
+        _save_best_model(tuner, spec, dataset, folder)
+        storage.finish_run(run_id, RunStatus.COMPLETED, error=str(reason))
+        return EXIT_DONE
+    except Exception as exc:
+        traceback.print_exc()
+        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
+        return EXIT_DONE
+    return _finish(storage, run_id, spec, tuner, dataset, folder, RunStatus.COMPLETED)
+
+
+def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
+                folder: str, worker_name: str, procs: dict[str, Any] | None) -> int:
+    """Chief of a distributed run: serve the oracle, supervise the workers, record the end.
+    ``procs``: the local workers if they were started before TensorFlow was imported."""
+    from .distributed import become_chief, coordinate, start_workers, stop_workers
+
+    if procs is None:
+        become_chief(spec)
+        procs = start_workers(storage, run_id, spec, folder)
+    try:
+        tuner = build_tuner(spec, dataset, folder)
+        tuner.oracle.verbose = 0
+        # The chief trains too, as tuner0: one TensorFlow process fewer on the machine.
+        # It never recycles itself (it serves the oracle), so no recycle limit applies.
+        tuner.setup_recording(storage, run_id, spec, f"tuner0@{worker_name}",
+                              recycle_after=2**31, time_spent_s=_time_spent(storage, run_id))
+        tuner._reconcile_after_reload()
+        saved: dict[str, str | None] = {}
+
+        def save_while_others_train() -> None:
+            # Most often the best so far stays the best: then the end of the run has
+            # nothing left to save once the last worker is done.
+            if not storage.control_flags(run_id)[0]:
+                saved["trial"] = _save_best_model(tuner, spec, dataset, folder)
+
+        status = coordinate(storage, run_id, spec, tuner, folder, procs,
+                            local_search=lambda: _search_as_worker(tuner, spec, dataset),
+                            after_local=save_while_others_train)
+    except Exception as exc:
+        stop_workers(procs)
+        traceback.print_exc()
+        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
+        return EXIT_DONE
+    return _finish(storage, run_id, spec, tuner, dataset, folder, status, saved.get("trial"))
+
+
+def _search_as_worker(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
+    """The chief's own trials: KerasTuner must see this process as a worker, or ``search``
+    would only serve the oracle."""
+    os.environ["KERASTUNER_TUNER_ID"] = "tuner0"
+    tuner.tuner_id = "tuner0"
+    try:
+        _search(tuner, spec, dataset)
+    except tuner.stop_types:
+        pass  # stop or time limit: the supervisor sees the workers end, the status says why
+
+
+def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dataset: Any,
+            folder: str, status: RunStatus, saved: str | None = None) -> int:
+    trials = storage.list_trials(run_id)
+    if status is RunStatus.COMPLETED and trials and not any(
+            t.status is TrialStatus.COMPLETED for t in trials):
+        last = trials[-1].message or "see the trials' messages"
+        storage.finish_run(run_id, RunStatus.FAILED, error=f"no trial completed; last error: {last}")
+        return EXIT_DONE
+    if status is RunStatus.COMPLETED:
+        _save_best_model(tuner, spec, dataset, folder, saved)
+    storage.finish_run(run_id, status)
+    return EXIT_DONE
+
+
+def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None = None) -> int:
+    """One worker of a distributed run: trials come from the chief (KERASTUNER_* env).
+
+    ``storage`` is the database itself on the chief's machine, or a ``relay.RemoteStorage``
+    on another machine (then ``folder`` is a local folder for KerasTuner's files).
+    """
+    import socket
+
+    spec = _thaw(storage.get_run(run_id).spec)
+    folder = folder or str(run_dir(storage.path, run_id))
+    os.makedirs(folder, exist_ok=True)
+    dataset = load_dataset(spec["data"], int(spec["seed"]))
+    tuner = build_tuner(spec, dataset, folder)
+    tuner.setup_recording(storage, run_id, spec, f"{tuner_id}@{socket.gethostname()}:{os.getpid()}",
+                          recycle_after=int(spec["strategy"].get("recycle_every", 25)),
+                          time_spent_s=_time_spent(storage, run_id))
+    try:
+        _search(tuner, spec, dataset)
+    except tuner.stop_types as reason:
+        return EXIT_RECYCLE if isinstance(reason, tuner.stop_types[2]) else EXIT_DONE
+    return EXIT_DONE
+
+
+def _search(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
+    if spec["model"]["family"] == "mlp":
+        tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
+                     validation_data=(dataset.x_val, dataset.y_val), verbose=0,
+                     callbacks=fit_callbacks(spec))
+    else:
+        tuner.search(np.concatenate([dataset.x_train, dataset.x_val]),
+                     np.concatenate([dataset.y_train, dataset.y_val]))

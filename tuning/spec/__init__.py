@@ -1,0 +1,277 @@
+"""Run specs: one JSON document describes a run. Validation without TensorFlow.
+
+``validate_spec`` checks a whole document and reports every problem at once, each
+naming the field, the rule and the value::
+
+    search_space.lr.min must be > 0 when sampling is log; got 0
+
+It returns the spec normalised: every optional field filled with its default, so
+what is stored is exactly what runs.
+
+This module is the validator's entry and checks the top-level fields and the data,
+model, objective and training sections. ``spec_space`` checks ``search_space``,
+``spec_strategy`` checks ``strategy``, and ``spec_checker`` holds what they share.
+Import the validator's names from here: ``__all__`` lists them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tuning import catalog
+from .checker import (MAX_EPOCHS_LIMIT, MAX_GRID_COMBINATIONS, MAX_TRIALS_LIMIT, Checker,
+                           Problem, SpecError)
+from .space import check_space
+from .strategy import check_strategy, hyperband_trials
+from tuning.runner.training import SCHEDULES
+
+__all__ = ["MAX_EPOCHS_LIMIT", "MAX_GRID_COMBINATIONS", "MAX_TRIALS_LIMIT", "NAME_MAX_LENGTH",
+           "Problem", "SpecError", "load_spec_file", "parse_spec_text", "validate_spec"]
+
+NAME_MAX_LENGTH = 120
+
+# kt_project imports Hyperband's trial count under this name.
+_hyperband_trials = hyperband_trials
+
+
+def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a spec file; every failure is a ``SpecError``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise SpecError([Problem("spec", f"cannot be read from {os.fspath(path)}: {exc.strerror}")])
+    except UnicodeDecodeError:
+        raise SpecError([Problem("spec", f"must be UTF-8 JSON text; {os.fspath(path)} is not")])
+    return validate_spec(parse_spec_text(text))
+
+
+def parse_spec_text(text: str) -> Any:
+    """Parse a spec's JSON text (not yet validated); bad JSON is a ``SpecError``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem(
+            "spec", f"must be valid JSON; line {exc.lineno} column {exc.colno}: {exc.msg}")])
+
+
+TOP_LEVEL = ("name", "seed", "data", "model", "search_space", "strategy", "objective",
+             "training", "time_limit_s", "trial_time_limit_s", "description")
+
+
+def validate_spec(doc: Any) -> dict[str, Any]:
+    """Check a spec document; return it normalised or raise ``SpecError`` listing every problem."""
+    c = Checker()
+    if not isinstance(doc, dict):
+        raise SpecError([Problem("spec", f"must be a JSON object; got {type(doc).__name__}")])
+    c.unknown_keys("", doc, TOP_LEVEL)
+    out: dict[str, Any] = {}
+    out["name"] = _check_name(c, doc.get("name"))
+    out["description"] = str(doc.get("description") or "")
+    seed = doc.get("seed", 42)
+    out["seed"] = c.integer("seed", seed, 0, 2**31 - 1)
+    data, task = _check_data(c, c.section(doc, "data"))
+    out["data"] = data
+    model, kind = _check_model(c, c.section(doc, "model"), task)
+    out["model"] = model
+    out["search_space"] = check_space(c, doc.get("search_space"), model.get("family"), kind)
+    out["strategy"] = check_strategy(c, c.section(doc, "strategy"), kind, out["search_space"],
+                                     model.get("family"))
+    out["objective"] = _check_objective(c, c.section(doc, "objective", required=False), kind, task)
+    out["training"] = _check_training(c, c.section(doc, "training", required=False), kind,
+                                      out["search_space"])
+    if (out["training"].get("lr_schedule") == "cosine"
+            and out["strategy"].get("name") == "lr_range_test"):
+        c.fail("training.lr_schedule", "does not apply to lr_range_test, which sets the rate "
+               "itself; remove it (use cosine when you train at the suggested rate)", "cosine")
+    limit = doc.get("time_limit_s")
+    out["time_limit_s"] = None if limit is None else c.number(
+        "time_limit_s", limit, 0, 30 * 24 * 3600, low_open=True)
+    limit = doc.get("trial_time_limit_s")
+    out["trial_time_limit_s"] = None if limit is None else c.number(
+        "trial_time_limit_s", limit, 0, 30 * 24 * 3600, low_open=True)
+    if not c.problems:
+        from .estimates import memory_problem
+
+        too_big = memory_problem(out)
+        if too_big:
+            c.problems.append(Problem(*too_big))
+    if c.problems:
+        raise SpecError(c.problems)
+    if out["strategy"]["name"] == "hyperband":
+        out["training"]["epochs"] = out["strategy"]["max_epochs"]
+    return out
+
+
+def _check_name(c: Checker, name: Any) -> str:
+    if name is None:
+        return "untitled run"
+    if not isinstance(name, str) or not name.strip():
+        c.fail("name", "must be a non-empty string", name)
+        return ""
+    if len(name) > NAME_MAX_LENGTH:
+        c.fail("name", f"must be at most {NAME_MAX_LENGTH} characters; shorten it", len(name))
+    if any(ord(ch) < 32 for ch in name):
+        c.fail("name", "must not contain control characters such as newlines", name)
+    return name.strip()
+
+
+DATA_FIELDS = ("source", "name", "path", "target", "task", "validation_split", "max_rows")
+
+
+def _check_data(c: Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    if not data:
+        return {}, "classification"
+    c.unknown_keys("data", data, DATA_FIELDS)
+    out: dict[str, Any] = {}
+    source = c.choice("data.source", data.get("source", "sklearn"), catalog.DATA_SOURCES)
+    out["source"] = source
+    task = data.get("task", "auto")
+    if c.choice("data.task", task, catalog.TASKS) is None:
+        task = "auto"
+    inferred = "classification"
+    if source == "sklearn":
+        name = c.choice("data.name", data.get("name"), catalog.SKLEARN_DATASETS)
+        out["name"] = name
+        inferred = catalog.SKLEARN_DATASETS.get(name or "", "classification")
+    elif source == "keras":
+        name = c.choice("data.name", data.get("name"), catalog.KERAS_DATASETS)
+        out["name"] = name
+    elif source == "csv":
+        path = data.get("path")
+        if not isinstance(path, str) or not path.strip():
+            c.fail("data.path", "is required for a CSV source (the CSV file's path)", path)
+        else:
+            out["path"] = path
+            out["name"] = os.path.basename(path)
+        target = data.get("target")
+        if not isinstance(target, str) or not target:
+            c.fail("data.target", "is required for a CSV source (the column to predict)", target)
+        out["target"] = target
+        readable = out.get("path") and _check_csv_location(c, out["path"])
+        inferred = _inspect_csv_task(c, out["path"] if readable else None, target, task)
+    if source == "keras" and task == "regression":
+        c.fail("data.task", f"must be classification for Keras data set {out.get('name')}", task)
+    out["task"] = inferred if task == "auto" else task
+    split = data.get("validation_split", 0.2)
+    out["validation_split"] = c.number("data.validation_split", split, 0.0, 0.9,
+                                       low_open=True)
+    max_rows = data.get("max_rows")
+    out["max_rows"] = None if max_rows is None else c.integer("data.max_rows", max_rows, 10)
+    effective_task = out["task"] if out["task"] != "auto" else "classification"
+    return out, effective_task
+
+
+def _check_csv_location(c: Checker, path: str) -> bool:
+    """A CSV is read only from the project's data folders (see ``paths.data_roots``): a
+    spec must not point the dashboard at any file of the machine. Never reads the file."""
+    from tuning.paths import outside_data_roots
+
+    if any(ord(ch) < 32 for ch in path):
+        c.fail("data.path", "must be a file path without control characters such as NUL or "
+               "newlines; upload the file again or fix the path", path)
+        return False
+    roots = outside_data_roots(path)
+    if roots is None:
+        return True
+    c.fail("data.path", "must be a file inside " + ", ".join(str(r) for r in roots)
+           + "; upload the file, copy it into one of these folders, or add its folder to "
+           "TUNING_DATA_DIRS", path)
+    return False
+
+
+def _inspect_csv_task(c: Checker, path: str | None, target: Any, task: str) -> str:
+    """Read the CSV now, so a bad file or target is reported before anything is queued
+    and "auto" becomes the task its target column implies."""
+    if not path or not isinstance(target, str) or not target:
+        return "classification"
+    from tuning.data import DataError, inspect_csv
+
+    try:
+        summary = inspect_csv(path, target, task)
+    except DataError as exc:
+        message = exc.message
+        prefix = f"{exc.field}: "
+        c.problems.append(Problem(exc.field, message[len(prefix):] if message.startswith(prefix)
+                                  else message.replace(exc.field, "", 1).strip()))
+        return "classification"
+    return summary.task or "classification"
+
+
+def _check_model(c: Checker, model: dict[str, Any], task: str) -> tuple[dict[str, Any], str]:
+    c.unknown_keys("model", model, ("family",))
+    family = c.choice("model.family", model.get("family"), catalog.FAMILIES)
+    if family is None:
+        return {"family": None}, "keras"
+    spec = catalog.FAMILIES[family]
+    if task not in spec.tasks:
+        c.fail("model.family", f"{family} cannot do {task}; pick one of "
+               + ", ".join(f.name for f in catalog.FAMILIES.values() if task in f.tasks), family)
+    return {"family": family}, spec.kind
+
+
+TRAINING_FIELDS = ("epochs", "batch_size", "early_stopping", "lr_schedule")
+EARLY_STOPPING_FIELDS = ("monitor", "patience", "min_delta", "restore_best_weights")
+
+
+def _check_training(c: Checker, training: dict[str, Any], kind: str,
+                    space: dict[str, Any]) -> dict[str, Any]:
+    c.unknown_keys("training", training, TRAINING_FIELDS)
+    if kind == "sklearn":
+        for key in training:
+            if key in TRAINING_FIELDS:
+                c.fail(f"training.{key}", "applies to Keras models only; remove it for a "
+                       "scikit-learn model", training[key])
+        return {}
+    return {
+        "epochs": c.integer("training.epochs", training.get("epochs", 5), 1, MAX_EPOCHS_LIMIT),
+        "batch_size": c.integer("training.batch_size", training.get("batch_size", 32), 1, 65536),
+        "early_stopping": _check_early_stopping(c, training.get("early_stopping")),
+        "lr_schedule": c.choice("training.lr_schedule", training.get("lr_schedule", "constant"),
+                                SCHEDULES),
+    }
+
+
+def _check_early_stopping(c: Checker, early: Any) -> dict[str, Any] | None:
+    if early is None or early is False:
+        return None
+    if early is True:
+        early = {}
+    if not isinstance(early, dict):
+        c.fail("training.early_stopping", 'must be an object such as {"monitor": "val_loss", '
+               '"patience": 3}', early)
+        return None
+    c.unknown_keys("training.early_stopping", early, EARLY_STOPPING_FIELDS)
+    monitor = c.choice("training.early_stopping.monitor", early.get("monitor", "val_loss"),
+                       sorted({m for ms in catalog.KERAS_METRICS.values() for m in ms}))
+    restore = early.get("restore_best_weights", True)
+    if not isinstance(restore, bool):
+        c.fail("training.early_stopping.restore_best_weights", "must be true or false", restore)
+    return {
+        "monitor": monitor,
+        "patience": c.integer("training.early_stopping.patience", early.get("patience", 3), 0,
+                              MAX_EPOCHS_LIMIT),
+        "min_delta": c.number("training.early_stopping.min_delta", early.get("min_delta", 0.0),
+                              0, 1e6),
+        "restore_best_weights": bool(restore),
+    }
+
+
+OBJECTIVE_FIELDS = ("metric", "direction")
+
+
+def _check_objective(c: Checker, objective: dict[str, Any], kind: str,
+                     task: str) -> dict[str, Any]:
+    c.unknown_keys("objective", objective, OBJECTIVE_FIELDS)
+    metrics = (catalog.SKLEARN_SCORINGS if kind == "sklearn" else catalog.KERAS_METRICS)[task]
+    metric = c.choice("objective.metric", objective.get("metric", catalog.default_metric(kind, task)),
+                      metrics)
+    if metric is None:
+        return {"metric": None, "direction": "max"}
+    expected = catalog.default_direction(metric)
+    direction = objective.get("direction", expected)
+    if c.choice("objective.direction", direction, ("min", "max")) is not None \
+            and direction != expected:
+        c.fail("objective.direction", f"must be {expected} for {metric}", direction)
+    return {"metric": metric, "direction": expected}

@@ -1,0 +1,83 @@
+"""Batch-size study: one trial per batch size, everything else fixed, so the trade-off
+between speed (seconds per epoch) and generalisation (validation score) is visible.
+
+Strategy fields: ``batch_sizes`` (default [16, 32, 64, 128, 256]), ``scale_learning_rate``
+(default false: when true, each trial's learning rate is the fixed one times
+batch_size / ``base_batch_size``, the linear scaling rule) and ``base_batch_size``
+(default 32). Every epoch row carries ``epoch_time_s`` (training only, no validation); the
+trial's metrics add ``mean_epoch_time_s`` (leaving out the first epoch, which also traces
+the model), ``first_epoch_time_s`` and ``final_score`` (the objective at the last epoch).
+
+Each trial trains ``strategy.executions_per_trial`` times (seed + execution index), with
+the spec's ``training`` callbacks; its score and metrics average the executions'
+(``_common.average_executions``, KerasTuner's rule).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import ToolContext
+from ._common import (boolean, epoch_times, fixed_values, fit_recorded, int_list, run_trials,
+                      summarise_fit, train_executions)
+
+DEFAULT_BATCH_SIZES = [16, 32, 64, 128, 256]
+DEFAULT_BASE = 32
+
+
+def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
+          out: Mapping[str, Any]) -> dict[str, Any]:
+    sizes = int_list(c, "strategy.batch_sizes", strategy.get("batch_sizes"), 1, 65536,
+                     DEFAULT_BATCH_SIZES)
+    if "batch_size" in space:
+        c.fail("search_space.batch_size", "is what batch_size_study varies; list the sizes in "
+               "strategy.batch_sizes and remove it from the search space")
+    return {
+        "batch_sizes": sizes,
+        "scale_learning_rate": boolean(c, "strategy.scale_learning_rate",
+                                       strategy.get("scale_learning_rate"), False),
+        "base_batch_size": c.integer("strategy.base_batch_size",
+                                     strategy.get("base_batch_size", DEFAULT_BASE), 1, 65536),
+        "max_trials": len(sizes),
+    }
+
+
+def trial_plan(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(trial key, hyperparameters) for each batch size, learning rate scaled if asked."""
+    strategy = spec["strategy"]
+    values = fixed_values(spec)
+    base_lr = float(values.get("learning_rate", 1e-3))
+    plan = []
+    for size in strategy["batch_sizes"]:
+        lr = base_lr * size / strategy["base_batch_size"] if strategy["scale_learning_rate"] \
+            else base_lr
+        plan.append((f"bs-{size}", {**values, "batch_size": size, "learning_rate": lr}))
+    return plan
+
+
+def run(ctx: ToolContext) -> None:
+    run_trials(ctx, trial_plan(ctx.spec), lambda trial_id, values: _train(ctx, trial_id, values))
+
+
+def _train(ctx: ToolContext, trial_id: int, values: Mapping[str, Any]):
+    score, metrics, flags = train_executions(
+        ctx, lambda execution: _train_once(ctx, trial_id, values, execution))
+    return score, metrics, None, flags
+
+
+def _train_once(ctx: ToolContext, trial_id: int, values: Mapping[str, Any], execution: int):
+    import keras
+
+    from tuning.runner.models import build_mlp
+
+    data, spec = ctx.dataset, ctx.spec
+    keras.utils.set_random_seed(int(spec["seed"]) + execution)
+    model = build_mlp(values, data.x_train.shape[1], data.task, data.n_classes)
+    curve = fit_recorded(ctx, trial_id, model, data.x_train, data.y_train,
+                         batch_size=int(values["batch_size"]),
+                         epochs=spec["training"]["epochs"],
+                         validation_data=(data.x_val, data.y_val), execution=execution)
+    score, metrics, flags = summarise_fit(ctx, curve)
+    metrics.update(epoch_times(curve))
+    metrics["final_score"] = curve[-1].get(spec["objective"]["metric"]) if curve else None
+    metrics["param_count"] = int(model.count_params())
+    return score, metrics, flags
