@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.runner import ROOT, wait_for
+from tests.support.runs import ROOT, wait_for
 
 __all__ = ["ROOT", "wait_for", "sklearn_spec", "write_spec", "db_fingerprint", "Dashboard",
            "end_workers", "free_port", "completed_records"]

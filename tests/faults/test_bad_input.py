@@ -20,7 +20,7 @@ import pytest
 
 from storage import Storage, TrialStatus
 from tests.faults.kit import db_fingerprint
-from tests.tuning.runner import cli as cli_process
+from tests.support.runs import cli as cli_process
 from tuning import cli
 from tuning.data import MAX_CSV_BYTES, load_dataset
 from tuning.spec import MAX_GRID_COMBINATIONS, SpecError, validate_spec

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from storage import SCHEMA_VERSION, Storage, TrialStatus
 from storage._schema import MIGRATIONS
 from tests.faults.kit import db_fingerprint
-from tests.tuning.runner import cli
+from tests.support.runs import cli
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

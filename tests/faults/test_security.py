@@ -17,7 +17,7 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import ROOT, Dashboard, write_spec
-from tests.tuning.runner import cli
+from tests.support.runs import cli
 from tuning.insights.reports import html_report, markdown_summary, rebuild_script
 from tuning.spec import validate_spec
 

@@ -10,7 +10,7 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import db_fingerprint, write_spec
-from tests.tuning.runner import cli, run_spec
+from tests.support.runs import cli, run_spec
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.runner import ROOT
+from tests.support.runs import ROOT
 
 
 def test_importing_tuning_loads_neither_tensorflow_nor_keras_tuner():

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.runner import ROOT, run_spec, start_spec, wait_for
+from tests.support.runs import ROOT, run_spec, start_spec, wait_for
 from tuning.runner.distributed import start_before_import, stop_workers
 from tuning.paths import run_dir
 
@@ -112,7 +112,7 @@ def test_relay_refuses_a_wrong_token_and_other_runs_trials(tmp_path):
 
 
 def test_stop_and_resume_a_distributed_run(tmp_path):
-    from tests.tuning.runner import cli
+    from tests.support.runs import cli
 
     proc, storage, db, run_id = start_spec(tmp_path, spec(trials=4, epochs=25))
     wait_for(lambda: len([t for t in storage.list_trials(run_id)

@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from storage import RunStatus, TrialStatus
-from tests.tuning.runner import run_spec
+from tests.support.runs import run_spec
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Fixtures of the tuning tests: the watched KerasTuner examples, run once per session."""
+"""Fixtures of the ingest tests: the watched KerasTuner examples, run once per session."""
 from __future__ import annotations
 
 import json

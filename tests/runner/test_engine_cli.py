@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.runner import cli, run_spec, start_spec, wait_for
+from tests.support.runs import cli, run_spec, start_spec, wait_for
 from tuning.paths import run_dir
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from storage import RunStatus, TrialStatus
-from tests.tuning.runner import run_spec
+from tests.support.runs import run_spec
 from tuning.spec.architecture import count_parameters, layer_widths
 from tuning.strategies.lr_finder import follow_up_spec
 from tuning.paths import run_dir
@@ -155,7 +155,7 @@ def test_lora_loads_a_users_preset_from_a_local_directory(tmp_path):
     import subprocess
     import sys
 
-    from tests.tuning.runner import ROOT
+    from tests.support.runs import ROOT
 
     preset = tmp_path / "my_preset"
     made = subprocess.run([sys.executable, "-c", PRESET_SCRIPT, str(preset)], cwd=ROOT,

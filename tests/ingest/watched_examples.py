@@ -2,7 +2,7 @@
 
 Run by ``test_watch.py`` in a subprocess, so TensorFlow never loads into pytest::
 
-    python tests/tuning/watched_examples.py DB WORKDIR REPORT.json
+    python tests/ingest/watched_examples.py DB WORKDIR REPORT.json
 
 Runs RandomSearch (executions_per_trial=2), BayesianOptimization on val_loss,
 Hyperband (factor 3), GridSearch and SklearnTuner on bundled scikit-learn data, then

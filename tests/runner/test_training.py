@@ -13,7 +13,7 @@ from storage import RunStatus
 from tuning.spec import SpecError, validate_spec
 from tuning.runner.training import cosine_rate
 
-from tests.tuning.runner import ROOT, run_spec
+from tests.support.runs import ROOT, run_spec
 
 
 def test_cosine_rate_starts_at_the_base_halves_midway_and_ends_at_zero():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.tuning.kt_folders import (hyperband_project, keras_metrics, random_project, trial,
+from tests.support.kt_folders import (hyperband_project, keras_metrics, random_project, trial,
                                     write_project)
 from tuning import cli
 from tuning.ingest.importer import ProjectImportError, import_project, read_project

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import RunStatus, TrialStatus
-from tests.tuning.runner import run_spec
+from tests.support.runs import run_spec
 
 pytestmark = pytest.mark.slow
 
