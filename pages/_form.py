@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from tuning import strategies
 from tuning.spec import Problem
 
 COLUMNS = ("name", "type", "min", "max", "step", "sampling", "values", "default")
@@ -161,7 +162,7 @@ def option_widgets(strategy: str) -> dict[str, tuple[str, Any, dict[str, Any]]]:
         "samples": ("Samples (per hyperparameter when combined)", 10,
                     dict(min_value=1, step=1)),
     }
-    if strategy == "grid":
+    if strategies.get(strategy).exhausts_space:
         widgets["max_trials"] = ("Max trials (empty: every combination)", None,
                                  dict(min_value=1, step=1))
     return widgets
@@ -193,10 +194,9 @@ def form_state(spec: dict[str, Any]) -> dict[str, Any]:
     limit = spec.get("time_limit_s")
     out["f_time_limit_min"] = None if limit is None else float(limit) / 60
     out["f_trial_limit_s"] = spec.get("trial_time_limit_s")
-    from tuning.strategies.tools import TOOLS
-
-    if strategy.get("name") in TOOLS:
-        fields = TOOLS[strategy["name"]].fields
+    chosen = strategies.find(strategy.get("name"))
+    if chosen is not None and chosen.is_tool:
+        fields = chosen.fields
         out["f_tool_options"] = json.dumps({k: strategy[k] for k in fields if k in strategy})
     out["f_order"] = list(strategy.get("order") or [])
     out["f_combine"] = bool(strategy.get("combine", False))

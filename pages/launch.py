@@ -13,13 +13,12 @@ from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_
 from pages._form import (OPTION_KEYS, form_state, option_widgets, space_from_frame,
                          space_to_frame)
 from storage import StorageError
-from tuning import catalog
+from tuning import catalog, strategies
 from tuning.spec.architecture import SHAPES
 from tuning.runner.control import queue_race, queue_run
 from tuning.data import DataError
 from tuning.spec.estimates import run_cost
 from tuning.paths import PROJECT_ROOT, uploads_dir
-from tuning.strategies.tools import TOOLS
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
 from tuning.spec import Problem, SpecError, validate_spec
 
@@ -262,14 +261,15 @@ sections["search_space"] = st.container()
 
 # -- strategy --------------------------------------------------------------------------
 st.subheader("4 · Strategy")
-strategies = [s for s, d in catalog.STRATEGIES.items() if kind in d.kinds]
-keep_valid("f_strategy", strategies)
-strategy_name = st.selectbox("Strategy", strategies, key="f_strategy",
-                             format_func=lambda s: catalog.STRATEGIES[s].label)
-st.caption(catalog.STRATEGIES[strategy_name].when)
+offered = strategies.names(kind)
+keep_valid("f_strategy", offered)
+strategy_name = st.selectbox("Strategy", offered, key="f_strategy",
+                             format_func=lambda s: strategies.get(s).label)
+chosen = strategies.get(strategy_name)
+st.caption(chosen.when)
 strategy: dict[str, Any] = {"name": strategy_name}
 widgets = option_widgets(strategy_name)
-options = [o for o in catalog.STRATEGIES[strategy_name].options if o in widgets] + (
+options = [o for o in chosen.options if o in widgets] + (
     ["cv_folds"] if kind == "sklearn" else [])
 columns = st.columns(max(1, len(options)))
 for column, option in zip(columns, options):
@@ -279,12 +279,11 @@ for column, option in zip(columns, options):
     if value is not None:
         strategy[option] = value
 tool_problems: list[Problem] = []
-if strategy_name in TOOLS:
-    tool = TOOLS[strategy_name]
+if chosen.is_tool:
     default("f_tool_options", "{}")
     raw = st.text_area(
-        f"{tool.label}: options (JSON)", key="f_tool_options", height=90,
-        help="Fields this tool reads, all optional: " + ", ".join(tool.fields)
+        f"{chosen.label}: options (JSON)", key="f_tool_options", height=90,
+        help="Fields this tool reads, all optional: " + ", ".join(chosen.fields)
              + ". See README, 'Deep-learning tools'.")
     try:
         extra = json.loads(raw or "{}")
@@ -295,18 +294,18 @@ if strategy_name in TOOLS:
                                      '{"batch_sizes": [16, 64, 256]}'))
     else:
         strategy.update({k: v for k, v in extra.items() if k != "name"})
-if strategy_name == "sequential":
+if "order" in chosen.fields and not chosen.is_tool:
     default("f_order", [])
     state["f_order"] = [n for n in state["f_order"] if n in space]
     strategy["order"] = st.multiselect(
         "Stages, in order (one hyperparameter each)", list(space), key="f_order",
         help="Stage 1 tunes the first with the others at their defaults; each later stage "
              "keeps the winners of the stages before it.")
-if strategy_name == "random_sampling":
+if "combine" in chosen.fields and not chosen.is_tool:
     default("f_combine", False)
     strategy["combine"] = st.checkbox(
         "Sample each hyperparameter separately and try every combination", key="f_combine")
-if kind == "keras" and strategy_name in ("random", "bayesian", "grid", "random_sampling"):
+if kind == "keras" and chosen.prunable:
     default("f_pruning", False)
     if st.checkbox("Prune unpromising trials (median rule)", key="f_pruning"):
         left, right = st.columns(2)
@@ -317,7 +316,7 @@ if kind == "keras" and strategy_name in ("random", "bayesian", "grid", "random_s
                                                key="f_prune_warmup"),
             "min_trials": right.number_input("Earlier trials needed to judge", min_value=1,
                                              step=1, key="f_prune_min_trials")}
-if strategy_name in ("random", "bayesian", "hyperband", "grid", "sequential", "random_sampling"):
+if chosen.distributable:
     with st.expander("Parallel workers"):
         left, right = st.columns(2)
         default("f_workers", 1)
@@ -354,11 +353,12 @@ budget = st.columns(3)
 if kind == "keras":
     default("f_epochs", 5)
     default("f_batch_size", 32)
-    if strategy_name != "hyperband":
+    if not chosen.epochs_field:
         training["epochs"] = budget[0].number_input("Epochs per trial", min_value=1, step=1,
                                                     key="f_epochs")
     else:
-        budget[0].caption("Hyperband sets each model's epochs (up to Max epochs per model).")
+        budget[0].caption(f"{chosen.label.split(' (')[0]} sets each model's epochs (up to "
+                          f"{widgets[chosen.epochs_field][0]}).")
     training["batch_size"] = budget[1].number_input("Batch size", min_value=1, step=1,
                                                     key="f_batch_size")
 default("f_time_limit_min", None)
@@ -367,7 +367,7 @@ limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_valu
 default("f_trial_limit_s", None)
 trial_limit = budget[2].number_input("Per-trial limit, seconds (empty: none)", min_value=0.0,
                                      step=10.0, key="f_trial_limit_s")
-if kind == "keras" and strategy_name != "lr_range_test":
+if kind == "keras" and not chosen.sets_learning_rate:
     default("f_lr_schedule", "constant")
     schedule = budget[1].selectbox(
         "Learning-rate schedule", SCHEDULES, key="f_lr_schedule",
@@ -376,7 +376,7 @@ if kind == "keras" and strategy_name != "lr_range_test":
              "by its last batch; the way to use a range test's suggestion")
     if schedule != "constant":
         training["lr_schedule"] = schedule
-if kind == "keras" and strategy_name in catalog.STRATEGIES and strategy_name != "lora":
+if kind == "keras" and chosen.early_stopping:
     with st.expander("Early stopping"):
         default("f_early", False)
         if st.checkbox("Stop a trial when its monitored metric stops improving", key="f_early"):
@@ -461,7 +461,7 @@ with launch_col:
             else:
                 st.switch_page(LIVE_PAGE, query_params={"run": str(run.id)})
 with race_col:
-    race = st.multiselect("Race strategies (same space, one run each)", strategies,
+    race = st.multiselect("Race strategies (same space, one run each)", offered,
                           key="race_strategies")
     if st.button("Race strategies", key="race", disabled=len(race) < 2):
         if spec is None:

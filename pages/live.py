@@ -11,7 +11,7 @@ import streamlit as st
 
 from pages._common import (fmt_duration, fmt_score, get_storage, pick_run, show_error, thaw)
 from storage import StorageError, TrialStatus
-from tuning import catalog
+from tuning import catalog, strategies
 from tuning.insights.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
                              leaderboard, metric_names, progress, top_trial_keys)
 from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
@@ -126,12 +126,13 @@ def live_panel(run_id: int) -> None:
     pruning = pruning_summary(run, trials)
     if pruning is not None:
         st.caption(f"Pruning: {pruning.describe()}")
-    if run.strategy == "sequential":
+    panel = strategies.panel_of(run.strategy)
+    if panel == "stages":
         st.subheader("Stages")
         st.dataframe(sequential_stages(run, trials), hide_index=True, width="stretch")
 
     board = leaderboard(run, trials)
-    hide = list(HIDDEN_COLUMNS) + ([] if run.strategy == "hyperband" else list(HYPERBAND_COLUMNS))
+    hide = list(HIDDEN_COLUMNS) + ([] if panel == "brackets" else list(HYPERBAND_COLUMNS))
     if run.spec.get("strategy", {}).get("workers", 1) > 1 or \
             run.spec.get("data", {}).get("source") == "script":
         hide.remove("worker")  # which worker runs which trial
@@ -159,10 +160,14 @@ def live_panel(run_id: int) -> None:
     by_time.plotly_chart(best_so_far_chart(series, x="elapsed_s", direction=run.direction),
                          key="live_best_time")
 
-    if run.strategy == "hyperband":
+    if panel == "brackets":
         st.subheader("Hyperband brackets")
         st.plotly_chart(hyperband_chart(hyperband_table(trials)), key="live_hyperband")
-    tool_panel(run, trials, view)
+    if panel in TOOL_PANELS:
+        TOOL_PANELS[panel](run, trials, view)
+    if run.model_family == "mlp" and any("param_count" in t.metrics for t in trials):
+        st.subheader("Score against parameter count")
+        st.plotly_chart(score_vs_params_chart(trials), key="live_params")
 
 
 # What a range test's suggestion can start: (button, widget key, help, spec builder).
@@ -176,40 +181,44 @@ LR_FOLLOW_UPS = (
 )
 
 
-def tool_panel(run, trials, view) -> None:
-    """What each deep-learning tool adds to the live view."""
-    if run.strategy == "lr_range_test":
-        st.subheader("Learning-rate range test")
-        st.plotly_chart(lr_range_chart(view.epochs), key="live_lr_range")
-        for trial in trials:
-            suggestion = lr_suggestion(trial)
-            if suggestion is None:
-                continue
-            st.success(f"Suggested learning rate: **{suggestion['suggested_lr']:.3g}** "
-                       f"(loss starts to diverge near {suggestion['diverge_lr']:.3g}).")
-            st.caption(suggestion["reasoning"])
-            for column, (label, key, hint, make_spec) in zip(st.columns(2), LR_FOLLOW_UPS):
-                if column.button(label, key=key, help=hint):
-                    state["launch_prefill"] = make_spec(thaw(run.spec),
-                                                        suggestion["suggested_lr"])
-                    st.switch_page("pages/launch.py")
-    elif run.strategy == "batch_size_study":
-        st.subheader("Batch size: speed against generalisation")
-        st.plotly_chart(batch_size_chart(trials), key="live_batch_size")
-    elif run.strategy == "transfer_learning":
-        st.subheader("Transfer against training from scratch")
-        st.plotly_chart(transfer_chart(trials), key="live_transfer")
-    elif run.strategy == "lora":
-        st.subheader("LoRA rank: trainable parameters and loss")
-        st.plotly_chart(lora_chart(trials), key="live_lora")
-        for trial in trials:
-            if trial.metrics.get("sample"):
-                st.caption(f"trial {trial.trial_key} (rank {trial.hyperparameters.get('rank')}): "
-                           f"{trial.metrics['sample']}")
-    if run.model_family == "mlp" and any("param_count" in t.metrics for t in trials):
-        st.subheader("Score against parameter count")
-        st.plotly_chart(score_vs_params_chart(trials), key="live_params")
+def lr_range_panel(run, trials, view) -> None:
+    st.subheader("Learning-rate range test")
+    st.plotly_chart(lr_range_chart(view.epochs), key="live_lr_range")
+    for trial in trials:
+        suggestion = lr_suggestion(trial)
+        if suggestion is None:
+            continue
+        st.success(f"Suggested learning rate: **{suggestion['suggested_lr']:.3g}** "
+                   f"(loss starts to diverge near {suggestion['diverge_lr']:.3g}).")
+        st.caption(suggestion["reasoning"])
+        for column, (label, key, hint, make_spec) in zip(st.columns(2), LR_FOLLOW_UPS):
+            if column.button(label, key=key, help=hint):
+                state["launch_prefill"] = make_spec(thaw(run.spec), suggestion["suggested_lr"])
+                st.switch_page("pages/launch.py")
 
+
+def batch_size_panel(run, trials, view) -> None:
+    st.subheader("Batch size: speed against generalisation")
+    st.plotly_chart(batch_size_chart(trials), key="live_batch_size")
+
+
+def transfer_panel(run, trials, view) -> None:
+    st.subheader("Transfer against training from scratch")
+    st.plotly_chart(transfer_chart(trials), key="live_transfer")
+
+
+def lora_panel(run, trials, view) -> None:
+    st.subheader("LoRA rank: trainable parameters and loss")
+    st.plotly_chart(lora_chart(trials), key="live_lora")
+    for trial in trials:
+        if trial.metrics.get("sample"):
+            st.caption(f"trial {trial.trial_key} (rank {trial.hyperparameters.get('rank')}): "
+                       f"{trial.metrics['sample']}")
+
+
+# What each tool's panel (``Strategy.panel``) adds to the live view.
+TOOL_PANELS = {"lr_range": lr_range_panel, "batch_size": batch_size_panel,
+               "transfer": transfer_panel, "lora_ranks": lora_panel}
 
 
 live_panel(run.id)

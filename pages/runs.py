@@ -10,7 +10,7 @@ import streamlit as st
 from pages._common import (LIVE_PAGE, fmt_duration, fmt_score, get_storage, pick_run,
                            show_error)
 from storage import RunStatus, StorageError
-from tuning import catalog
+from tuning import strategies
 from tuning.runner.control import delete_run, resume_run, stop_run
 
 storage = get_storage()
@@ -56,7 +56,7 @@ if flash:
     (st.error if flash[0] == "error" else st.success)(flash[1])
 left, right = st.columns(2)
 status_filter = left.multiselect("Status", [s.value for s in RunStatus], key="runs_status")
-strategy_filter = right.multiselect("Strategy", list(catalog.STRATEGIES), key="runs_strategy")
+strategy_filter = right.multiselect("Strategy", strategies.names(), key="runs_strategy")
 
 try:
     all_runs = storage.list_runs()

@@ -1,4 +1,5 @@
-"""What the product offers: data sets, model families, strategies and objectives.
+"""What the product offers: data sets, model families and objectives (the strategies are
+in ``tuning.strategies``, one module each).
 
 Plain data, importable anywhere (the dashboard builds its forms from it) and free
 of TensorFlow and scikit-learn imports.
@@ -103,53 +104,6 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            )),
 )}
 
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    label: str
-    kinds: tuple[str, ...]  # model kinds it can drive
-    when: str  # one sentence on when to use it
-    options: tuple[str, ...]
-
-
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("random", "Random search (KerasTuner RandomSearch)", ("keras", "sklearn"),
-             "A strong baseline: samples the space at random, good for a first look at "
-             "a large space.", ("max_trials", "executions_per_trial")),
-    Strategy("bayesian", "Bayesian optimization (KerasTuner)", ("keras", "sklearn"),
-             "When each trial is expensive: a Gaussian process proposes the most promising "
-             "point from the trials so far.",
-             ("max_trials", "executions_per_trial", "num_initial_points", "alpha", "beta")),
-    Strategy("hyperband", "Hyperband (KerasTuner)", ("keras",),
-             "When training is long: many configurations get a few epochs and only the "
-             "best are trained further.",
-             ("max_epochs", "factor", "hyperband_iterations", "executions_per_trial")),
-    Strategy("grid", "Grid search over chosen values (KerasTuner GridSearch)",
-             ("keras", "sklearn"),
-             "When you know which values matter: every combination of the listed values is "
-             "tried, so the best one in the grid is guaranteed to be found.",
-             ("max_trials", "executions_per_trial")),
-    Strategy("sequential", "Sequential tuning (one hyperparameter at a time)",
-             ("keras", "sklearn"),
-             "When combinations are too many: tune the most important hyperparameter first, "
-             "fix its best value, then tune the next, and so on.",
-             ("order", "executions_per_trial")),
-    Strategy("random_sampling", "Random sampling of chosen ranges", ("keras", "sklearn"),
-             "A seeded, repeatable set of random points; with combine, every combination of "
-             "a few random values per hyperparameter.",
-             ("samples", "combine", "executions_per_trial")),
-)}
-
-def _register_tools() -> None:
-    from tuning.strategies.tools import TOOLS
-
-    for tool in TOOLS.values():
-        STRATEGIES[tool.name] = Strategy(tool.name, tool.label, tool.kinds, tool.when,
-                                         tool.options)
-
-
-_register_tools()
 
 HP_TYPES = ("int", "float", "choice", "bool", "fixed")
 SAMPLINGS = ("linear", "log")

@@ -5,7 +5,7 @@ import time
 
 from storage import TrialStatus
 from tuning.runner.recording import EXIT_RECYCLE, Watchdog
-from tuning.strategies.tools import ToolContext
+from tuning.runner.tool_context import ToolContext
 
 
 class FakeStorage:

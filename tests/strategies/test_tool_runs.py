@@ -141,7 +141,7 @@ def test_lora_with_a_tiny_backbone_tunes_the_rank(tmp_path):
 PRESET_SCRIPT = """
 import sys
 import keras_hub
-from tuning.strategies.tools.lora import TINY_BACKBONE, train_vocabulary
+from tuning.strategies.lora import TINY_BACKBONE, train_vocabulary
 text = open("examples/data/corpus.txt", encoding="utf-8").read()
 tokenizer = keras_hub.models.GemmaTokenizer(proto=train_vocabulary(text, 256))
 lm = keras_hub.models.GemmaCausalLM(

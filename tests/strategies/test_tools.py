@@ -19,7 +19,7 @@ from tuning.spec.architecture import (architecture_warnings, count_parameters, l
 from tuning.strategies.lr_finder import (LossSmoother, find_divergence, follow_up_spec, loss_minimum,
                               lr_schedule, smooth, suggested_space)
 from tuning.spec import SpecError, validate_spec
-from tuning.strategies.tools import TOOLS
+from tuning import strategies
 
 # -- the learning-rate range test -----------------------------------------------------
 
@@ -235,9 +235,9 @@ TOOL_EXAMPLES = {"lr_range_test": "digits_lr_range_test.json",
 
 
 def test_every_tool_is_a_strategy_for_keras_models_with_an_example():
-    assert set(TOOL_EXAMPLES) == set(TOOLS)
+    assert set(TOOL_EXAMPLES) == {s.name for s in strategies.REGISTRY.values() if s.is_tool}
     for name, file in TOOL_EXAMPLES.items():
-        assert catalog.STRATEGIES[name].kinds == ("keras",)
+        assert strategies.get(name).kinds == ("keras",)
         spec = validate_spec(example(file))
         assert spec["strategy"]["name"] == name and spec["strategy"]["max_trials"] >= 1
 
@@ -255,7 +255,7 @@ def test_tool_defaults_and_trial_counts():
 
 
 def test_batch_size_study_scales_the_learning_rate_when_asked():
-    from tuning.strategies.tools.batch_size import trial_plan
+    from tuning.strategies.batch_size_study import trial_plan
 
     doc = example("digits_batch_size_study.json")
     doc["strategy"] = {"name": "batch_size_study", "batch_sizes": [32, 128],
@@ -436,8 +436,8 @@ def test_lr_suggestion_of_a_range_test_trial():
 
 
 def test_trial_loop_records_cancel_failure_and_stop_and_skips_finished_trials(storage):
-    from tuning.strategies.tools import StopRequested, ToolContext, TrialCancelled
-    from tuning.strategies.tools._common import run_trials
+    from tuning.runner.tool_context import StopRequested, ToolContext, TrialCancelled
+    from tuning.strategies._tools import run_trials
 
     spec = validate_spec(example("digits_batch_size_study.json"))
     run = storage.create_run("loop", spec)
@@ -482,8 +482,8 @@ def test_trial_loop_records_cancel_failure_and_stop_and_skips_finished_trials(st
 
 
 def test_trial_loop_gives_up_after_consecutive_failures(storage):
-    from tuning.strategies.tools import ToolContext
-    from tuning.strategies.tools._common import run_trials
+    from tuning.runner.tool_context import ToolContext
+    from tuning.strategies._tools import run_trials
 
     spec = validate_spec(example("digits_batch_size_study.json"))
     run = storage.create_run("failing", spec)
@@ -527,7 +527,7 @@ class Clock:
 
 
 def timed_context(storage, time_limit_s=None, trial_time_limit_s=None, time_spent_s=0.0):
-    from tuning.strategies.tools import ToolContext
+    from tuning.runner.tool_context import ToolContext
 
     doc = example("digits_batch_size_study.json")
     doc.update(time_limit_s=time_limit_s, trial_time_limit_s=trial_time_limit_s)
@@ -542,7 +542,7 @@ def timed_context(storage, time_limit_s=None, trial_time_limit_s=None, time_spen
 
 def test_a_trial_past_its_time_limit_fails_with_the_engines_reason_and_the_run_goes_on(
         storage):
-    from tuning.strategies.tools._common import run_trials
+    from tuning.strategies._tools import run_trials
 
     ctx, clock = timed_context(storage, trial_time_limit_s=2)
 
@@ -561,8 +561,8 @@ def test_a_trial_past_its_time_limit_fails_with_the_engines_reason_and_the_run_g
 
 
 def test_the_runs_time_limit_cuts_the_trial_in_flight_and_starts_no_other(storage):
-    from tuning.strategies.tools import TimeLimitReached
-    from tuning.strategies.tools._common import run_trials
+    from tuning.runner.tool_context import TimeLimitReached
+    from tuning.strategies._tools import run_trials
 
     ctx, clock = timed_context(storage, time_limit_s=10)
     started: list[str] = []
@@ -585,8 +585,8 @@ def test_the_runs_time_limit_cuts_the_trial_in_flight_and_starts_no_other(storag
 
 
 def test_a_resumed_run_counts_the_time_it_already_spent(storage):
-    from tuning.strategies.tools import TimeLimitReached
-    from tuning.strategies.tools._common import run_trials
+    from tuning.runner.tool_context import TimeLimitReached
+    from tuning.strategies._tools import run_trials
 
     ctx, _ = timed_context(storage, time_limit_s=60, time_spent_s=61)
     with pytest.raises(TimeLimitReached, match="after 61 s"):
@@ -595,7 +595,7 @@ def test_a_resumed_run_counts_the_time_it_already_spent(storage):
 
 
 def test_executions_average_as_keras_tuner_does():
-    from tuning.strategies.tools._common import average_executions
+    from tuning.strategies._tools import average_executions
 
     first = (0.8, {"val_accuracy": 0.8, "loss": 0.5, "mean_epoch_time_s": 1.0,
                    "epochs_trained": 3, "param_count": 1000, "final_score": None},

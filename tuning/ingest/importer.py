@@ -34,10 +34,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from storage import Run, RunStatus, Storage, Trial, TrialStatus
-
+from tuning import strategies
 from tuning.insights.curves import finite_number
-from .kt_project import (best_metrics, epoch_rows, grid_size, hyperband_trials, infer_objective,
-                         search_space, short_message, space_defaults, trial_status)
+
+from .kt_project import (best_metrics, epoch_rows, grid_size, infer_objective, planned_epochs,
+                         search_space, short_message, space_defaults, strategy_section,
+                         trial_status)
 
 PROJECT_SOURCE = "keras_tuner_project"
 CUSTOM_FAMILY = "custom"
@@ -196,21 +198,17 @@ def _saved_trial(state: Mapping[str, Any], position: int) -> SavedTrial:
 
 def _strategy(oracle: Mapping[str, Any], states: list[Mapping[str, Any]],
               space: Mapping[str, Any]) -> dict[str, Any]:
-    if {"max_epochs", "factor", "hyperband_iterations"} <= oracle.keys():
-        return {"name": "hyperband", "max_epochs": oracle["max_epochs"],
-                "factor": oracle["factor"], "hyperband_iterations": oracle["hyperband_iterations"],
-                "max_trials": hyperband_trials(oracle["max_epochs"], oracle["factor"],
-                                               oracle["hyperband_iterations"])}
-    if {"num_initial_points", "alpha", "beta"} <= oracle.keys():
-        return {"name": "bayesian", "num_initial_points": oracle["num_initial_points"],
-                "alpha": oracle["alpha"], "beta": oracle["beta"], "max_trials": None}
+    for chosen in strategies.REGISTRY.values():
+        if chosen.oracle_fields and set(chosen.oracle_fields) <= oracle.keys():
+            return strategy_section(chosen.name, oracle, space)
     # GridSearch keeps no state of its own, but its first trial takes every default.
     if states and grid_size(space) is not None:
         defaults = space_defaults(oracle["hyperparameters"])
         first = states[0]["hyperparameters"]["values"]
         if all(first.get(k) == v for k, v in defaults.items()):
-            return {"name": "grid", "max_trials": grid_size(space)}
-    return {"name": "random", "max_trials": None}
+            grid = next(s for s in strategies.REGISTRY.values() if s.exhausts_space)
+            return strategy_section(grid.name, oracle, space)
+    return {"name": strategies.import_fallback().name, "max_trials": None}
 
 
 def _identity(oracle: Mapping[str, Any], states: list[Mapping[str, Any]]) -> str:
@@ -262,7 +260,8 @@ def read_project(directory: str | os.PathLike[str], name: str | None = None) -> 
         "search_space": space,
         "strategy": {**strategy, "inferred": True},
         "objective": infer_objective(states),
-        "training": {"epochs": strategy["max_epochs"]} if strategy["name"] == "hyperband" else {},
+        "training": ({"epochs": planned_epochs(strategy)}
+                     if planned_epochs(strategy) is not None else {}),
         "time_limit_s": None,
     }
     trials = tuple(_saved_trial(s, i) for i, s in enumerate(states))

@@ -12,17 +12,10 @@ import math
 from typing import Any, Iterable, Mapping
 
 from storage import TrialStatus
+from tuning import strategies
 
 from tuning.insights.curves import finite_number
 
-# Oracle class -> our strategy name. Matched by class name along the MRO, so a user's
-# subclass of a stock oracle counts as that strategy.
-ORACLE_STRATEGIES = {
-    "RandomSearchOracle": "random",
-    "BayesianOptimizationOracle": "bayesian",
-    "HyperbandOracle": "hyperband",
-    "GridSearchOracle": "grid",
-}
 CUSTOM = "custom"
 _KT_STATUS = {"COMPLETED": TrialStatus.COMPLETED, "FAILED": TrialStatus.FAILED,
               "INVALID": TrialStatus.FAILED, "STOPPED": TrialStatus.STOPPED}
@@ -30,21 +23,37 @@ _KT_STATUS = {"COMPLETED": TrialStatus.COMPLETED, "FAILED": TrialStatus.FAILED,
 
 def strategy_of_class(oracle_cls: type) -> str:
     """Our strategy name for an oracle class (``custom`` for one we do not know)."""
-    for cls in oracle_cls.__mro__:
-        if cls.__name__ in ORACLE_STRATEGIES:
-            return ORACLE_STRATEGIES[cls.__name__]
-    return CUSTOM
+    chosen = strategies.of_oracle_class(oracle_cls)
+    return chosen.name if chosen else CUSTOM
 
 
-def hyperband_trials(max_epochs: Any, factor: Any, iterations: Any) -> int | None:
-    """How many trials KerasTuner's Hyperband runs at most (see ``specs``)."""
-    from tuning.spec import _hyperband_trials
+def strategy_section(name: str, settings: Mapping[str, Any] | Any,
+                     space: Mapping[str, Mapping[str, Any]],
+                     max_trials: int | None = None) -> dict[str, Any]:
+    """What is known of a KerasTuner search's strategy, as a spec's strategy section:
+    its name, the settings its oracle keeps (``settings``: the oracle itself, or
+    ``oracle.json``), and how many trials it plans (None when that cannot be told)."""
+    section: dict[str, Any] = {"name": name}
+    chosen = strategies.find(name)
+    if chosen is None:
+        section["max_trials"] = max_trials
+        return section
+    section.update(strategies.describe_oracle(chosen, settings))
+    if chosen.budget is not None:
+        try:
+            max_trials = chosen.budget({k: int(section[k]) for k in chosen.oracle_fields})
+        except (TypeError, ValueError):
+            max_trials = None
+    elif chosen.exhausts_space and max_trials is None:
+        max_trials = grid_size(space)
+    section["max_trials"] = max_trials
+    return section
 
-    try:
-        return _hyperband_trials({"max_epochs": int(max_epochs), "factor": int(factor),
-                                  "hyperband_iterations": int(iterations)})
-    except (TypeError, ValueError):
-        return None
+
+def planned_epochs(section: Mapping[str, Any]) -> int | None:
+    """The epochs a strategy fixes per trial itself (Hyperband's ``max_epochs``), or None."""
+    chosen = strategies.find(section.get("name"))
+    return section.get(chosen.epochs_field) if chosen and chosen.epochs_field else None
 
 
 def trial_status(kt_status: str | None) -> TrialStatus:

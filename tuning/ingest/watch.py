@@ -45,7 +45,7 @@ from typing import Any, Callable, Mapping
 
 from storage import NotFoundError, RunStatus, Storage, StorageError, TrialStatus
 
-from .kt_project import grid_size, hyperband_trials, search_space, strategy_of_class
+from .kt_project import planned_epochs, search_space, strategy_of_class, strategy_section
 from tuning.paths import default_db_path
 
 SCRIPT_SOURCE = "script"
@@ -126,22 +126,12 @@ def describe(tuner: Any, base: type, name: str | None = None,
     project = os.path.abspath(str(tuner.project_dir))
     sklearn = issubclass(base, kt.SklearnTuner)
     space = search_space(oracle.hyperparameters.get_config())
-    strategy: dict[str, Any] = {
-        "name": strategy_of_class(type(oracle)), "tuner": base.__name__,
-        "oracle": type(oracle).__name__, "max_trials": getattr(oracle, "max_trials", None),
-        "executions_per_trial": int(getattr(tuner, "executions_per_trial", 1) or 1),
-        "max_consecutive_failed_trials": getattr(oracle, "max_consecutive_failed_trials", None),
-    }
-    if strategy["name"] == "hyperband":
-        strategy.update(max_epochs=oracle.max_epochs, factor=oracle.factor,
-                        hyperband_iterations=oracle.hyperband_iterations)
-        strategy["max_trials"] = hyperband_trials(oracle.max_epochs, oracle.factor,
-                                                  oracle.hyperband_iterations)
-    elif strategy["name"] == "bayesian":
-        strategy.update(num_initial_points=oracle.num_initial_points, alpha=oracle.alpha,
-                        beta=oracle.beta)
-    elif strategy["name"] == "grid" and strategy["max_trials"] is None:
-        strategy["max_trials"] = grid_size(space)
+    strategy = strategy_section(strategy_of_class(type(oracle)), oracle, space,
+                                getattr(oracle, "max_trials", None))
+    strategy.update(tuner=base.__name__, oracle=type(oracle).__name__,
+                    executions_per_trial=int(getattr(tuner, "executions_per_trial", 1) or 1),
+                    max_consecutive_failed_trials=getattr(oracle, "max_consecutive_failed_trials",
+                                                          None))
     if sklearn:
         strategy["cv"] = type(getattr(tuner, "cv", None)).__name__
     training: dict[str, Any] = {}
@@ -149,8 +139,8 @@ def describe(tuner: Any, base: type, name: str | None = None,
         value = (fit_kwargs or {}).get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             training[key] = value
-    if strategy["name"] == "hyperband":
-        training["epochs"] = oracle.max_epochs
+    if planned_epochs(strategy) is not None:
+        training["epochs"] = planned_epochs(strategy)
     objective = oracle.objective
     script = _script_name()
     return {

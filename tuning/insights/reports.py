@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from storage import Epoch, Run, Trial, TrialStatus
 
-from tuning import catalog
+from tuning import catalog, strategies
 from tuning.spec.architecture import layer_widths
 from .analysis import (HP_PREFIX, best_so_far, best_trial, curves_frame, hp_importance,
                        hyperband_table, hyperparameters, leaderboard, metric_names,
@@ -185,7 +185,7 @@ def run_charts(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch]) -> di
     if not importance.empty:
         charts["importance"] = importance_chart(importance)
     charts["slices"] = slice_plots(frame, space)
-    if run.strategy == "hyperband":
+    if strategies.panel_of(run.strategy) == "brackets":
         charts["hyperband"] = hyperband_chart(hyperband_table(trials))
     return charts
 
@@ -248,7 +248,7 @@ def _manual_markdown(run: Run, trials: list[Trial]) -> list[str]:
     pruning = pruning_summary(run, trials)
     if pruning is not None:
         lines += ["## Pruning", "", pruning.describe(), ""]
-    if run.strategy == "sequential":
+    if strategies.panel_of(run.strategy) == "stages":
         stages = sequential_stages(run, trials)
         lines += ["## Stages", "", "| Stage | Hyperparameter | Values tried | Chosen | Best score |",
                   "|---|---|---|---|---|"]
@@ -264,7 +264,7 @@ def _manual_html(run: Run, trials: list[Trial]) -> str:
     pruning = pruning_summary(run, trials)
     if pruning is not None:
         parts.append(f"<h2>Pruning</h2><p>{html.escape(pruning.describe())}</p>")
-    if run.strategy == "sequential":
+    if strategies.panel_of(run.strategy) == "stages":
         stages = sequential_stages(run, trials)
         parts.append("<h2>Stages</h2>" + stages.to_html(index=False, escape=True, na_rep=""))
     return "\n".join(parts)

@@ -17,6 +17,7 @@ import numpy as np
 from storage import RunStatus, Storage, TrialStatus
 from storage._sqlite import _thaw
 
+from tuning import strategies
 from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
 from .recording import (EXIT_DONE, EXIT_RECYCLE, Watchdog, _failure_summary, _Heartbeat,
@@ -33,52 +34,22 @@ def _time_spent(storage: Storage, run_id: int) -> float:
     return total
 
 
-def _manual_oracle(spec: Mapping[str, Any], objective: Any, seed: int, failures: int) -> Any:
-    """Oracle of a manual strategy, or None for KerasTuner's own strategies."""
-    from tuning.strategies.manual import random_points
-    from tuning.strategies.oracles import PointsOracle, SequentialOracle
-
-    strategy = spec["strategy"]
-    common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=failures)
-    if strategy["name"] == "sequential":
-        return SequentialOracle(spec["search_space"], strategy["order"], spec["model"]["family"],
-                                **common)
-    if strategy["name"] == "random_sampling":
-        points = random_points(spec["search_space"], strategy["samples"], int(spec["seed"]),
-                               strategy["combine"])
-        return PointsOracle(points, **common)
-    return None
-
-
 def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
-    """Construct the KerasTuner tuner the spec asks for (not yet recording)."""
+    """Construct the KerasTuner tuner the spec asks for (not yet recording): the
+    strategy's oracle (or its own tuner class) over the model family's hypermodel."""
     import keras_tuner as kt
     from sklearn import metrics as sk_metrics, model_selection
 
-    from .models import MLPHyperModel, SklearnHyperModel
-    from tuning.strategies.oracles import ResumableGridSearchOracle
+    from tuning.runner.models import MLPHyperModel, SklearnHyperModel
 
     strategy = spec["strategy"]
-    name = strategy["name"]
+    chosen = strategies.get(strategy["name"])
     family = spec["model"]["family"]
     seed = int(spec["seed"]) or 2**31 - 1  # KerasTuner treats seed 0 as "no seed"
     failures = strategy["max_consecutive_failed_trials"]
     if family != "mlp":
         hypermodel = SklearnHyperModel(spec["search_space"], family, dataset.task, seed)
-        objective = kt.Objective("score", "max")
-        oracle = _manual_oracle(spec, objective, seed, failures)
-        oracle_kwargs = dict(objective=objective, max_trials=strategy["max_trials"], seed=seed,
-                             max_consecutive_failed_trials=failures)
-        if oracle is not None:
-            pass
-        elif name == "random":
-            oracle = kt.oracles.RandomSearchOracle(**oracle_kwargs)
-        elif name == "bayesian":
-            oracle = kt.oracles.BayesianOptimizationOracle(
-                num_initial_points=strategy.get("num_initial_points"),
-                alpha=strategy["alpha"], beta=strategy["beta"], **oracle_kwargs)
-        else:
-            oracle = ResumableGridSearchOracle(**oracle_kwargs)
+        oracle = chosen.build_oracle(kt, spec, kt.Objective("score", "max"), seed, failures)
         folds = strategy["cv_folds"]
         cv = (model_selection.StratifiedKFold(folds, shuffle=True, random_state=seed % 2**32)
               if dataset.task == "classification"
@@ -92,25 +63,10 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     hypermodel = MLPHyperModel(spec["search_space"], dataset.x_train.shape[1], dataset.task,
                                dataset.n_classes, spec["training"]["batch_size"])
     objective = kt.Objective(spec["objective"]["metric"], spec["objective"]["direction"])
-    common = dict(hypermodel=hypermodel, executions_per_trial=strategy["executions_per_trial"],
-                  directory=directory, project_name="kt", overwrite=False)
-    oracle = _manual_oracle(spec, objective, seed, failures)
-    if oracle is not None:
-        return recording_tuner_class(kt.Tuner)(oracle=oracle, **common)
-    kwargs = dict(objective=objective, seed=seed, max_consecutive_failed_trials=failures, **common)
-    if name == "random":
-        return recording_tuner_class(kt.RandomSearch)(max_trials=strategy["max_trials"], **kwargs)
-    if name == "bayesian":
-        return recording_tuner_class(kt.BayesianOptimization)(
-            max_trials=strategy["max_trials"], num_initial_points=strategy.get("num_initial_points"),
-            alpha=strategy["alpha"], beta=strategy["beta"], **kwargs)
-    if name == "grid":
-        oracle = ResumableGridSearchOracle(objective=objective, max_trials=strategy["max_trials"],
-                                           seed=seed, max_consecutive_failed_trials=failures)
-        return recording_tuner_class(kt.Tuner)(oracle=oracle, **common)
-    return recording_tuner_class(kt.Hyperband)(
-        max_epochs=strategy["max_epochs"], factor=strategy["factor"],
-        hyperband_iterations=strategy["hyperband_iterations"], **kwargs)
+    base, arguments = chosen.tuner_for_keras(kt, spec, objective, seed, failures)
+    return recording_tuner_class(base)(
+        hypermodel=hypermodel, executions_per_trial=strategy["executions_per_trial"],
+        directory=directory, project_name="kt", overwrite=False, **arguments)
 
 
 def _save_best_model(tuner: Any, spec: Mapping[str, Any], dataset: Any, folder: str,
@@ -166,8 +122,8 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local",
 
 def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
               folder: str, worker_name: str) -> int:
-    """Run a deep-learning tool (see ``tuning.strategies.tools``) with the engine's stop semantics."""
-    from tuning.strategies.tools import TOOLS, StopRequested, TimeLimitReached, ToolContext
+    """Run a tool (a strategy with its own ``run``) with the engine's stop semantics."""
+    from tuning.runner.tool_context import StopRequested, TimeLimitReached, ToolContext
 
     ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name,
                       time_spent_s=_time_spent(storage, run_id))
@@ -175,7 +131,7 @@ def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
         Watchdog(storage, run_id, spec["trial_time_limit_s"], ctx.trial_in_flight).start()
     try:
         ctx.check_time_budget()  # a resumed run whose budget is spent sets nothing up
-        TOOLS[spec["strategy"]["name"]].runner()(ctx)
+        strategies.get(spec["strategy"]["name"]).run(ctx)
     except StopRequested:
         storage.finish_run(run_id, RunStatus.STOPPED)
         return EXIT_DONE
@@ -200,9 +156,7 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     except DataError as exc:
         storage.finish_run(run_id, RunStatus.FAILED, error=str(exc))
         return EXIT_DONE
-    from tuning.strategies.tools import TOOLS
-
-    if spec["strategy"]["name"] in TOOLS:
+    if strategies.get(spec["strategy"]["name"]).is_tool:
         return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
     if spec["strategy"].get("workers", 1) > 1:
         return _coordinate(storage, run_id, spec, dataset, folder, worker_name, workers)
@@ -210,8 +164,8 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     tuner.setup_recording(storage, run_id, spec, worker_name,
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),
                           time_spent_s=_time_spent(storage, run_id))
-    if spec["strategy"]["name"] == "hyperband":
-        # Hyperband's trial count is its own; keep the stored total honest.
+    if strategies.get(spec["strategy"]["name"]).budget is not None:
+        # A strategy that counts its own trials (Hyperband): keep the stored total honest.
         storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
     try:
         _search(tuner, spec, dataset)

@@ -19,21 +19,17 @@ import json
 import os
 from typing import Any
 
-from tuning import catalog
+from tuning import catalog, strategies
 from .checker import (MAX_EPOCHS_LIMIT, MAX_GRID_COMBINATIONS, MAX_TRIALS_LIMIT, Checker,
                            Problem, SpecError)
 from .space import check_space
-from .strategy import check_strategy, hyperband_trials
+from .strategy import check_strategy
 from tuning.runner.training import SCHEDULES
 
 __all__ = ["MAX_EPOCHS_LIMIT", "MAX_GRID_COMBINATIONS", "MAX_TRIALS_LIMIT", "NAME_MAX_LENGTH",
            "Problem", "SpecError", "load_spec_file", "parse_spec_text", "validate_spec"]
 
 NAME_MAX_LENGTH = 120
-
-# kt_project imports Hyperband's trial count under this name.
-_hyperband_trials = hyperband_trials
-
 
 def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a spec file; every failure is a ``SpecError``."""
@@ -81,9 +77,9 @@ def validate_spec(doc: Any) -> dict[str, Any]:
     out["objective"] = _check_objective(c, c.section(doc, "objective", required=False), kind, task)
     out["training"] = _check_training(c, c.section(doc, "training", required=False), kind,
                                       out["search_space"])
-    if (out["training"].get("lr_schedule") == "cosine"
-            and out["strategy"].get("name") == "lr_range_test"):
-        c.fail("training.lr_schedule", "does not apply to lr_range_test, which sets the rate "
+    chosen = strategies.find(out["strategy"].get("name"))
+    if out["training"].get("lr_schedule") == "cosine" and chosen and chosen.sets_learning_rate:
+        c.fail("training.lr_schedule", f"does not apply to {chosen.name}, which sets the rate "
                "itself; remove it (use cosine when you train at the suggested rate)", "cosine")
     limit = doc.get("time_limit_s")
     out["time_limit_s"] = None if limit is None else c.number(
@@ -99,8 +95,9 @@ def validate_spec(doc: Any) -> dict[str, Any]:
             c.problems.append(Problem(*too_big))
     if c.problems:
         raise SpecError(c.problems)
-    if out["strategy"]["name"] == "hyperband":
-        out["training"]["epochs"] = out["strategy"]["max_epochs"]
+    epochs_field = strategies.get(out["strategy"]["name"]).epochs_field
+    if epochs_field:
+        out["training"]["epochs"] = out["strategy"][epochs_field]
     return out
 
 

@@ -64,7 +64,7 @@ class Checker:
     """Collects problems while reading a document; never stops at the first.
 
     Each check returns the normalised value, or None after recording a problem. Tools'
-    ``check`` functions get one too (see ``tuning.strategies.tools``), so these method names and
+    ``check`` functions get one too (see ``tuning.strategies.registry``), so these method names and
     signatures are an interface, not an implementation detail."""
 
     def __init__(self) -> None:

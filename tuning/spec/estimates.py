@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from tuning import catalog
+from tuning import catalog, strategies
 
 FEATURES = {"iris": 4, "digits": 64, "wine": 13, "breast_cancer": 30, "diabetes": 10,
             "mnist": 784, "fashion_mnist": 784}
@@ -126,7 +126,9 @@ def run_cost(spec: Mapping[str, Any]) -> Cost:
     if spec["model"].get("family") != "mlp":
         return Cost(trials, trials * strategy.get("cv_folds", 3))
     executions = strategy.get("executions_per_trial", 1)
-    if strategy["name"] == "hyperband":
-        # Each bracket spends about max_epochs per final model; KerasTuner's own arithmetic.
+    chosen = strategies.find(strategy["name"])
+    if chosen is not None and chosen.budget is not None:
+        # A strategy that counts its own trials sets their epochs too (each Hyperband
+        # bracket spends about max_epochs per final model): no total to promise.
         return Cost(trials, None)
     return Cost(trials, trials * executions * spec["training"]["epochs"])

@@ -1,46 +1,17 @@
-"""Tools from deep-learning tuning practice, run as strategies of their own.
+"""What a tool's ``run`` gets inside the worker (``ToolContext``), and the exceptions that
+end its trials and its run.
 
-A tool is registered here with what the spec validator and the launch form need (no
-TensorFlow), and names the function that runs it inside a worker process. The executor
-hands that function a ``ToolContext``: the same storage, stop and cancel semantics as a
+A tool is a strategy that runs its own trials (``tuning.strategies.registry.Strategy.run``);
+the executor hands it a ``ToolContext``: the same storage, stop and cancel semantics as a
 KerasTuner search, so a tool's runs show live, compare and report like any other.
-
-To add a tool: write ``tuning/strategies/tools/<name>.py`` with ``check(c, strategy, kind, space, spec)``
-(validation, returns the normalised strategy section; ``c`` is the spec checker with
-``fail``, ``integer``, ``number``, ``choice``) and ``run(ctx)`` (training; may import Keras
-inside), then add a ``Tool`` to ``TOOLS``. ``_common.run_trials`` (the trial loop, with the
-run's and the trials' time limits) and ``_common.fit_recorded`` (a recorded ``fit`` with the
-spec's ``training`` callbacks) give a new tool what the others honour; the validator
-refuses the engine's ``workers``, chief/relay ports and ``pruning`` for every tool, and a
-tool that trains once per trial refuses ``executions_per_trial`` > 1
-(``_common.single_execution``).
+``tuning.strategies._tools`` has the trial loop (``run_trials``, with the run's and the
+trials' time limits) and a recorded ``fit`` (``fit_recorded``) that tools share.
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    label: str
-    kinds: tuple[str, ...]
-    when: str
-    options: tuple[str, ...]
-    module: str  # tuning.strategies.tools.<module> holds check() and run()
-    fields: tuple[str, ...] = ()  # strategy fields the tool accepts, beyond the common ones
-
-    def check(self) -> Callable[..., dict[str, Any]]:
-        return importlib.import_module(f"tuning.strategies.tools.{self.module}").check
-
-    def runner(self) -> Callable[["ToolContext"], None]:
-        return importlib.import_module(f"tuning.strategies.tools.{self.module}").run
-
-
-TOOLS: dict[str, Tool] = {}
 
 
 class StopRequested(Exception):
@@ -142,31 +113,3 @@ class ToolContext:
 
         return sum(1 for t in self.storage.list_trials(self.run_id)
                    if t.status is TrialStatus.COMPLETED)
-
-
-def _register(*tools: Tool) -> None:
-    for tool in tools:
-        TOOLS[tool.name] = tool
-
-
-# ``options``: the common strategy options the launch form draws a widget for; the tools'
-# own fields all have defaults (see each module's docstring) and are typed as JSON.
-_register(
-    Tool("lr_range_test", "Learning-rate range test", ("keras",),
-         "Before tuning the learning rate: one short training while the rate rises "
-         "exponentially shows where the loss diverges, and suggests half that rate.",
-         (), "lr_range", ("min_lr", "max_lr", "steps")),
-    Tool("batch_size_study", "Batch-size study", ("keras",),
-         "To choose a batch size: one trial per size with everything else fixed, charting "
-         "time per epoch against validation score.",
-         ("executions_per_trial",), "batch_size", ("batch_sizes", "scale_learning_rate", "base_batch_size")),
-    Tool("transfer_learning", "Transfer learning (frozen layers, fine-tuning rate)", ("keras",),
-         "When a model trained on a related task exists: replace its head, tune how many "
-         "lower layers stay frozen and the fine-tuning rate, against a from-scratch baseline.",
-         ("executions_per_trial",), "transfer", ("source", "frozen_layers", "baseline", "target_rows")),
-    Tool("lora", "LoRA fine-tuning of a Gemma language model (keras-hub)", ("keras",),
-         "To adapt a language model to your text cheaply: tune the LoRA rank and learning "
-         "rate while the base model stays frozen.",
-         (), "lora", ("ranks", "corpus", "preset_path", "sequence_length", "prompt",
-                      "sample_length", "base_epochs")),
-)

@@ -14,18 +14,21 @@ the spec's ``training`` callbacks; its score and metrics average the executions'
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from . import ToolContext
-from ._common import (boolean, epoch_times, fixed_values, fit_recorded, int_list, run_trials,
+from ._tools import (boolean, epoch_times, fixed_values, fit_recorded, int_list, run_trials,
                       summarise_fit, train_executions)
+from .registry import Strategy, register
+
+if TYPE_CHECKING:
+    from tuning.runner.tool_context import ToolContext
 
 DEFAULT_BATCH_SIZES = [16, 32, 64, 128, 256]
 DEFAULT_BASE = 32
 
 
 def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
-          out: Mapping[str, Any]) -> dict[str, Any]:
+          out: Mapping[str, Any], family: str | None = None) -> dict[str, Any]:
     sizes = int_list(c, "strategy.batch_sizes", strategy.get("batch_sizes"), 1, 65536,
                      DEFAULT_BATCH_SIZES)
     if "batch_size" in space:
@@ -81,3 +84,12 @@ def _train_once(ctx: ToolContext, trial_id: int, values: Mapping[str, Any], exec
     metrics["final_score"] = curve[-1].get(spec["objective"]["metric"]) if curve else None
     metrics["param_count"] = int(model.count_params())
     return score, metrics, flags
+
+
+STRATEGY = register(Strategy(
+    "batch_size_study", "Batch-size study",
+    "To choose a batch size: one trial per size with everything else fixed, charting "
+    "time per epoch against validation score.",
+    ("keras",), check, options=("executions_per_trial",),
+    fields=("batch_sizes", "scale_learning_rate", "base_batch_size"),
+    run=run, distributable=False, panel="batch_size"))

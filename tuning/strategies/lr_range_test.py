@@ -15,17 +15,20 @@ time limits are checked at every batch (``ToolContext.record_epoch``).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from tuning.strategies.lr_finder import LossSmoother, find_divergence, loss_minimum, lr_schedule
-from . import ToolContext
-from ._common import fixed_values, run_trials, single_execution
+from ._tools import fixed_values, run_trials, single_execution
+from .registry import Strategy, register
+
+if TYPE_CHECKING:
+    from tuning.runner.tool_context import ToolContext
 
 DEFAULTS = {"min_lr": 1e-6, "max_lr": 1.0, "steps": 100}
 
 
 def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
-          out: Mapping[str, Any]) -> dict[str, Any]:
+          out: Mapping[str, Any], family: str | None = None) -> dict[str, Any]:
     get = strategy.get
     min_lr = c.number("strategy.min_lr", get("min_lr", DEFAULTS["min_lr"]), 0, 10,
                       low_open=True)
@@ -89,3 +92,13 @@ def _range_test(ctx: ToolContext, trial_id: int, values: Mapping[str, Any]):
                "epochs_equivalent": len(lrs) * batch / len(data.x_train)}
     flags = [] if suggested is not None else ["no suggestion: " + reasoning]
     return None, metrics, reasoning, flags
+
+
+STRATEGY = register(Strategy(
+    "lr_range_test", "Learning-rate range test",
+    "Before tuning the learning rate: one short training while the rate rises "
+    "exponentially shows where the loss diverges, and suggests half that rate.",
+    ("keras",), check, options=(),
+    fields=("min_lr", "max_lr", "steps"),
+    run=run, distributable=False, panel="lr_range",
+    sets_learning_rate=True))

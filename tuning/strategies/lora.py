@@ -32,11 +32,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from . import ToolContext
-from ._common import (clean, fit_recorded, int_list, learning_rates, parameter_counts,
+from ._tools import (clean, fit_recorded, int_list, learning_rates, parameter_counts,
                       run_trials, single_execution, summarise_fit)
+from .registry import Strategy, register
+
+if TYPE_CHECKING:
+    from tuning.runner.tool_context import ToolContext
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = "examples/data/corpus.txt"
@@ -58,7 +61,7 @@ def resolve(path: str) -> Path:
 
 
 def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
-          out: Mapping[str, Any]) -> dict[str, Any]:
+          out: Mapping[str, Any], family: str | None = None) -> dict[str, Any]:
     get = strategy.get
     ranks = int_list(c, "strategy.ranks", get("ranks"), 1, 1024, DEFAULT_RANKS)
     for name in space:
@@ -267,3 +270,13 @@ def _save_best(ctx: ToolContext, base: _Base, backbone: Any, values: Mapping[str
                                                        "weights": "tiny_base.weights.h5",
                                                        "tokenizer": "tokenizer.model"}})
     Path(ctx.folder, "best_lora.json").write_text(json.dumps(about, indent=2))
+
+
+STRATEGY = register(Strategy(
+    "lora", "LoRA fine-tuning of a Gemma language model (keras-hub)",
+    "To adapt a language model to your text cheaply: tune the LoRA rank and learning "
+    "rate while the base model stays frozen.",
+    ("keras",), check, options=(),
+    fields=("ranks", "corpus", "preset_path", "sequence_length", "prompt", "sample_length",
+            "base_epochs"),
+    run=run, distributable=False, panel="lora_ranks", early_stopping=False))

@@ -9,11 +9,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from tuning.catalog import MLP_DEFAULTS, default_direction
 from tuning.insights.curves import diagnose
 from tuning.strategies.manual import candidate_values, default_value
-from . import StopRequested
-from . import TimeLimitReached
-from . import ToolContext
-from . import TrialCancelled
-from . import TrialTimedOut
+from tuning.runner.tool_context import (StopRequested, TimeLimitReached, ToolContext,
+                                        TrialCancelled, TrialTimedOut)
 
 MAX_TOOL_TRIALS = 100
 

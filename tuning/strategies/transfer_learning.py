@@ -29,12 +29,15 @@ and metrics average the executions' (``_common.average_executions``, KerasTuner'
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from tuning.catalog import MLP_DEFAULTS
-from . import ToolContext
-from ._common import (boolean, fit_recorded, fixed_values, int_list, learning_rates,
+from ._tools import (boolean, fit_recorded, fixed_values, int_list, learning_rates,
                       parameter_counts, run_trials, summarise_fit, train_executions)
+from .registry import Strategy, register
+
+if TYPE_CHECKING:
+    from tuning.runner.tool_context import ToolContext
 
 SOURCE_FIELDS = ("classes", "digits_classes", "path", "epochs")
 DEFAULT_SOURCE = {"classes": [0, 1, 2, 3, 4]}
@@ -42,7 +45,7 @@ DEFAULT_FROZEN = [0, 1, 2]
 
 
 def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
-          out: Mapping[str, Any]) -> dict[str, Any]:
+          out: Mapping[str, Any], family: str | None = None) -> dict[str, Any]:
     source = _check_source(c, strategy.get("source", DEFAULT_SOURCE))
     frozen = int_list(c, "strategy.frozen_layers", strategy.get("frozen_layers"), 0, 64,
                       DEFAULT_FROZEN)
@@ -251,3 +254,12 @@ def _fit(ctx: ToolContext, trial_id: int, model: Any, task: _Task, values: Mappi
                         batch_size=int(values.get("batch_size",
                                                   ctx.spec["training"]["batch_size"])),
                         execution=execution)
+
+
+STRATEGY = register(Strategy(
+    "transfer_learning", "Transfer learning (frozen layers, fine-tuning rate)",
+    "When a model trained on a related task exists: replace its head, tune how many "
+    "lower layers stay frozen and the fine-tuning rate, against a from-scratch baseline.",
+    ("keras",), check, options=("executions_per_trial",),
+    fields=("source", "frozen_layers", "baseline", "target_rows"),
+    run=run, distributable=False, panel="transfer"))
