@@ -22,16 +22,8 @@ from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
 from .recording import (EXIT_DONE, EXIT_RECYCLE, Watchdog, _failure_summary, _Heartbeat,
                         recording_sklearn_class, recording_tuner_class)
+from .run_control import conclude, time_spent
 from .training import fit_callbacks
-
-
-def _time_spent(storage: Storage, run_id: int) -> float:
-    """Compute time already spent on the run's trials, so a time limit survives resumes."""
-    total = 0.0
-    for t in storage.list_trials(run_id):
-        if t.started_at and t.finished_at:
-            total += max(0.0, t.finished_at - t.started_at)
-    return total
 
 
 def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
@@ -122,28 +114,18 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local",
 
 def _run_tool(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
               folder: str, worker_name: str) -> int:
-    """Run a tool (a strategy with its own ``run``) with the engine's stop semantics."""
-    from tuning.runner.tool_context import StopRequested, TimeLimitReached, ToolContext
+    """Run a tool (a strategy with its own ``run``) under the run control's rules."""
+    from .tool_context import ToolContext
 
     ctx = ToolContext(storage, run_id, spec, dataset, folder, worker_name,
-                      time_spent_s=_time_spent(storage, run_id))
-    if spec.get("trial_time_limit_s"):  # a trial stuck between two batches is ended too
-        Watchdog(storage, run_id, spec["trial_time_limit_s"], ctx.trial_in_flight).start()
+                      time_spent_s=time_spent(storage, run_id))
+    ctx.control.start_watchdog()  # a trial stuck between two batches is ended too
     try:
         ctx.check_time_budget()  # a resumed run whose budget is spent sets nothing up
         strategies.get(spec["strategy"]["name"]).run(ctx)
-    except StopRequested:
-        storage.finish_run(run_id, RunStatus.STOPPED)
-        return EXIT_DONE
-    except TimeLimitReached as reason:  # as a search: completed, the reason as its error
-        storage.finish_run(run_id, RunStatus.COMPLETED, error=str(reason))
-        return EXIT_DONE
-    except Exception as exc:
-        traceback.print_exc()
-        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
-        return EXIT_DONE
-    storage.finish_run(run_id, RunStatus.COMPLETED)
-    return EXIT_DONE
+    except Exception as outcome:
+        return conclude(storage, run_id, outcome)
+    return conclude(storage, run_id, None)
 
 
 def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: str,
@@ -163,7 +145,7 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     tuner = build_tuner(spec, dataset, folder)
     tuner.setup_recording(storage, run_id, spec, worker_name,
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),
-                          time_spent_s=_time_spent(storage, run_id))
+                          time_spent_s=time_spent(storage, run_id))
     if strategies.get(spec["strategy"]["name"]).budget is not None:
         # A strategy that counts its own trials (Hyperband): keep the stored total honest.
         storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
@@ -202,7 +184,7 @@ def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: An
         # The chief trains too, as tuner0: one TensorFlow process fewer on the machine.
         # It never recycles itself (it serves the oracle), so no recycle limit applies.
         tuner.setup_recording(storage, run_id, spec, f"tuner0@{worker_name}",
-                              recycle_after=2**31, time_spent_s=_time_spent(storage, run_id))
+                              recycle_after=2**31, time_spent_s=time_spent(storage, run_id))
         tuner._reconcile_after_reload()
         saved: dict[str, str | None] = {}
 
@@ -263,7 +245,7 @@ def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None 
     tuner = build_tuner(spec, dataset, folder)
     tuner.setup_recording(storage, run_id, spec, f"{tuner_id}@{socket.gethostname()}:{os.getpid()}",
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),
-                          time_spent_s=_time_spent(storage, run_id))
+                          time_spent_s=time_spent(storage, run_id))
     try:
         _search(tuner, spec, dataset)
     except tuner.stop_types as reason:

@@ -13,21 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from storage import TrialStatus
 
-class StopRequested(Exception):
-    """The run was asked to stop; raised by ``ToolContext`` at an epoch boundary."""
+from .run_control import (RunControl, StopRequested, TimeLimitReached, TrialCancelled,
+                          TrialTimedOut)
 
+Recorder = Any  # what a worker records through: storage.Storage or relay.RemoteStorage
 
-class TrialCancelled(Exception):
-    """The trial in flight was cancelled from the dashboard or the CLI."""
-
-
-class TrialTimedOut(Exception):
-    """The trial in flight ran past ``trial_time_limit_s``; its message is the whole reason."""
-
-
-class TimeLimitReached(Exception):
-    """The run's ``time_limit_s`` is spent: no trial starts, the run ends completed."""
+__all__ = ["StopRequested", "TimeLimitReached", "ToolContext", "TrialCancelled", "TrialTimedOut"]
 
 
 @dataclass
@@ -37,11 +30,12 @@ class ToolContext:
     ``record_epoch`` commits one epoch and then raises, in this order: ``StopRequested``
     or ``TrialCancelled`` when asked to, ``TrialTimedOut`` once the trial has run past
     ``trial_time_limit_s``, ``TimeLimitReached`` once the run's ``time_limit_s`` is spent.
-    So a tool that records every epoch (or batch) is stoppable and bounded in time.
-    ``time_spent_s`` is what earlier sessions of a resumed run already spent (the executor
-    passes ``executor._time_spent``); ``clock`` is injectable for tests.
+    So a tool that records every epoch (or batch) is stoppable and bounded in time: the
+    rules and their words are the run control's (``run_control.RunControl``), as for a
+    KerasTuner search. ``time_spent_s`` is what earlier sessions of a resumed run already
+    spent (``run_control.time_spent``); ``clock`` is injectable for tests.
     """
-    storage: Any
+    storage: Recorder
     run_id: int
     spec: Mapping[str, Any]
     dataset: Any
@@ -49,67 +43,43 @@ class ToolContext:
     worker: str
     time_spent_s: float = 0.0
     clock: Callable[[], float] = time.monotonic
-    _session_start: float = field(init=False, repr=False)
-    _trial_started: float | None = field(init=False, default=None, repr=False)
-    _trial_id: int | None = field(init=False, default=None, repr=False)
+    control: RunControl = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._session_start = self.clock()
+        self.control = RunControl(self.storage, self.run_id, self.spec,
+                                  time_spent_s=self.time_spent_s, clock=self.clock)
 
     def begin_trial(self, key: str, values: Mapping[str, Any]) -> int:
         number = len(self.storage.list_trials(self.run_id))
         trial_id = self.storage.begin_trial(self.run_id, key, number, values,
                                             worker=self.worker).id
-        self._trial_started = self.clock()
-        self._trial_id = trial_id
+        self.control.trial_began(trial_id)
         return trial_id
 
     def trial_in_flight(self) -> tuple[float | None, int | None]:
         """(when the trial in flight began, on ``clock``; its database id), or (None, None)
-        between trials: what ``recording.Watchdog`` watches."""
-        return self._trial_started, self._trial_id
+        between trials: what ``run_control.Watchdog`` watches."""
+        return self.control.in_flight()
 
     def record_epoch(self, trial_id: int, epoch: int, logs: Mapping[str, Any],
                      execution: int = 0) -> None:
         self.storage.record_epoch(trial_id, execution, epoch, logs)
-        stop, cancel = self.storage.control_flags(self.run_id, trial_id)
-        if stop:
-            raise StopRequested("stop requested")
-        if cancel:
-            raise TrialCancelled(f"cancelled after epoch {epoch + 1}")
-        self.check_trial_time()
-        self.check_time_budget()
+        self.control.at_boundary(f"epoch {epoch + 1}", trial_id)
+        self.control.check_time_budget()
 
     def check_trial_time(self) -> None:
-        """Raise ``TrialTimedOut`` once the trial in flight has run past its limit; the
-        wording is the engine's (``recording.check_trial_time``)."""
-        limit = self.spec.get("trial_time_limit_s")
-        if not limit or self._trial_started is None:
-            return
-        spent = self.clock() - self._trial_started
-        if spent > limit:
-            raise TrialTimedOut(f"ran past the per-trial time limit of {limit:g} s "
-                                f"({spent:.0f} s); raise trial_time_limit_s or shrink the model")
+        self.control.check_trial_time()
 
     def check_time_budget(self) -> None:
-        """Raise ``TimeLimitReached`` once the run's budget is spent, counting earlier
-        sessions; the wording is the engine's (``recording.pre_create_trial``)."""
-        budget = self.spec.get("time_limit_s")
-        if not budget:
-            return
-        spent = self.time_spent_s + (self.clock() - self._session_start)
-        if spent >= budget:
-            raise TimeLimitReached(f"time limit of {budget:g} s reached after {spent:.0f} s")
+        self.control.check_time_budget()
 
     def finish_trial(self, trial_id: int, status: Any, score: float | None = None,
                      metrics: Mapping[str, Any] | None = None, message: str | None = None,
                      flags: list[str] | None = None) -> None:
-        self._trial_started = self._trial_id = None
+        self.control.trial_ended()
         self.storage.finish_trial(trial_id, status, score=score, metrics=metrics,
                                   message=message, flags=flags)
 
     def completed_trials(self) -> int:
-        from storage import TrialStatus
-
         return sum(1 for t in self.storage.list_trials(self.run_id)
                    if t.status is TrialStatus.COMPLETED)

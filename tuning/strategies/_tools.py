@@ -9,8 +9,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from tuning.catalog import MLP_DEFAULTS, default_direction
 from tuning.insights.curves import diagnose
 from tuning.strategies.manual import candidate_values, default_value
-from tuning.runner.tool_context import (StopRequested, TimeLimitReached, ToolContext,
-                                        TrialCancelled, TrialTimedOut)
+from tuning.runner.run_control import (StopRequested, TimeLimitReached, TrialCancelled,
+                                       TrialTimedOut)
+from tuning.runner.tool_context import ToolContext
 
 MAX_TOOL_TRIALS = 100
 
