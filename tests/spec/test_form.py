@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +13,10 @@ from tuning import catalog
 from tuning.spec import validate_spec
 from tuning.spec.form import (FORM_DEFAULTS, OPTION_KEYS, FormDraft, default_name,
                               form_from_spec, fresh_state, number_options, offers_early_stopping,
-                              offers_lr_schedule, offers_pruning, offers_workers, parse_value,
-                              rows_frame, sets_own_epochs, space_from_rows, space_to_rows,
-                              spec_from_form, takes_combine, takes_stage_order,
-                              takes_tool_options, with_template)
+                              offers_lr_schedule, offers_pruning, offers_workers,
+                              sets_own_epochs, spec_from_form, takes_combine, takes_stage_order,
+                              takes_tool_options)
+from tuning.spec.space_table import space_to_rows
 from tuning.spec.strategy import PRUNABLE
 from tuning.strategies.tools import TOOLS
 
@@ -71,15 +70,6 @@ def test_every_example_spec_survives_the_form_both_ways(example):
     assert validate_spec(draft.doc) == spec
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_every_example_space_survives_the_editor_frame(example):
-    """The page hands the table editor a frame and reads one back, NaN for empty cells."""
-    space = example_spec(example)["search_space"]
-    frame = rows_frame(space_to_rows(space))
-    assert space_from_rows(frame.to_dict("records")) == (space, [])
-    assert space_from_rows(frame) == (space, [])
-
-
 def test_the_state_of_a_spec_survives_the_trip_too():
     state = form_from_spec(example_spec(ROOT / "examples" / "digits_mlp_random_pruned.json"))
     assert form_from_spec(validate_spec(spec_from_form(state).doc)) == state
@@ -92,89 +82,12 @@ def test_a_fresh_form_with_its_selections_made_is_a_valid_spec():
     assert set(spec["search_space"]) == {"C", "gamma", "kernel"}
 
 
-# -- search-space rows ---------------------------------------------------------------
-
-
-def test_rows_show_each_type_of_hyperparameter():
-    rows = space_to_rows({
-        "lr": {"type": "float", "min": 1e-4, "max": 0.1, "sampling": "log", "default": 0.01},
-        "units": {"type": "int", "min": 16, "max": 64, "step": 16},
-        "act": {"type": "choice", "values": ["relu", "tanh"]},
-        "flag": {"type": "choice", "values": [True, False]},
-        "layers": {"type": "fixed", "value": 2}})
-    by_name = {r["name"]: r for r in rows}
-    assert by_name["lr"]["sampling"] == "log" and by_name["lr"]["default"] == "0.01"
-    assert by_name["units"]["sampling"] == "linear" and by_name["units"]["step"] == 16
-    assert by_name["act"]["values"] == "relu, tanh" and by_name["act"]["sampling"] is None
-    assert by_name["flag"]["values"] == "true, false"
-    assert by_name["layers"]["values"] == "2" and by_name["layers"]["default"] is None
-
-
-def test_rows_parse_choices_ranges_and_defaults():
-    space, problems = space_from_rows([
-        {"name": " C ", "type": "choice", "values": "0.1, 1, 10, true, rbf", "default": "1"},
-        {"name": "n", "type": "int", "min": 2.0, "max": 8.0, "step": float("nan"),
-         "sampling": None},
-        {"name": "x", "type": "fixed", "values": "abc"}])
-    assert problems == []
-    assert space["C"] == {"type": "choice", "values": [0.1, 1, 10, True, "rbf"], "default": 1}
-    assert space["n"] == {"type": "int", "min": 2, "max": 8, "sampling": "linear"}
-    assert isinstance(space["n"]["min"], int)
-    assert space["x"] == {"type": "fixed", "value": "abc"}
-
-
-def test_rows_without_a_name_or_with_a_name_twice_are_the_tables_problems():
-    space, problems = space_from_rows([
-        {"name": "C", "type": "float", "min": 1, "max": 2},
-        {"name": "", "type": "int", "min": 1},
-        {"name": None},  # an empty row added and left empty: ignored
-        {"name": "C", "type": "int", "min": 3, "max": 4}])
-    assert list(space) == ["C"] and space["C"]["type"] == "float"
-    assert [(p.field, p.message) for p in problems] == [
-        ("search_space", "row 2 needs a name"),
-        ("search_space.C", "is defined twice (row 4); remove one row")]
+# -- the form's own problems ---------------------------------------------------------
 
 
 def test_the_tables_problems_come_with_the_draft():
     draft = spec_from_form(form(space_rows=[{"name": "", "type": "int", "min": 1}]))
     assert [p.message for p in draft.problems] == ["row 1 needs a name"]
-
-
-@pytest.mark.parametrize("text, value", [("32", 32), ("0.5", 0.5), ("1e-05", 1e-05),
-                                          ("TRUE", True), ("false", False), (" rbf ", "rbf"),
-                                          ("inf", "inf"), ("nan", "nan")])
-def test_a_cell_is_a_number_a_boolean_or_text(text, value):
-    parsed = parse_value(text)
-    assert parsed == value and type(parsed) is type(value)
-
-
-def test_choice_values_survive_the_table_property():
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
-    scalars = st.one_of(
-        st.integers(-10**6, 10**6), st.booleans(),
-        st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
-        st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).filter(
-            lambda s: s not in ("true", "false")))
-
-    @hypothesis.given(st.lists(scalars, min_size=1, max_size=6))
-    @hypothesis.settings(max_examples=200, deadline=None)
-    def check(values):
-        space = {"hp": {"type": "choice", "values": values}}
-        back, problems = space_from_rows(rows_frame(space_to_rows(space)))
-        assert problems == []
-        assert back == space
-        assert [type(v) for v in back["hp"]["values"]] == [type(v) for v in values]
-
-    check()
-
-
-def test_a_template_replaces_depth_and_width_only():
-    space = {"units": {"type": "int", "min": 8, "max": 16}, "units_0": {"type": "fixed", "value": 8},
-             "dropout": {"type": "float", "min": 0.0, "max": 0.5}}
-    template = {"num_layers": {"type": "fixed", "value": 2},
-                "units_1": {"type": "fixed", "value": 32}}
-    assert with_template(space, template) == {"dropout": space["dropout"], **template}
 
 
 # -- strategy options ----------------------------------------------------------------
@@ -398,7 +311,3 @@ def test_the_form_module_imports_no_streamlit_and_no_tensorflow():
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
-
-def test_nan_in_number_cells_is_no_value():
-    space, _ = space_from_rows([{"name": "lr", "type": "float", "min": 0.1, "max": math.nan}])
-    assert space["lr"] == {"type": "float", "min": 0.1, "sampling": "linear"}
