@@ -216,7 +216,8 @@ class FormDraft:
 
 def spec_from_form(state: Mapping[str, Any]) -> FormDraft:
     """The spec document ``state`` describes, and the form's own problems (see the module
-    docstring). Never raises on bad values: ``validate_spec`` reports those by field."""
+    docstring). Values have the types the widgets return (numbers from number inputs);
+    whether they are valid is ``validate_spec``'s to say, field by field."""
     get = _reader(state)
     family, strategy_name = get("f_family"), get("f_strategy")
     kind = model_kind(family)
