@@ -1,6 +1,7 @@
 """Launch: build a run spec in a form, see it validated field by field, then queue it."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -10,8 +11,6 @@ from typing import Any
 import streamlit as st
 
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error, thaw
-from pages._form import (OPTION_KEYS, form_state, option_widgets, space_from_frame,
-                         space_to_frame)
 from storage import StorageError
 from tuning import catalog, strategies
 from tuning.spec.architecture import SHAPES
@@ -21,6 +20,12 @@ from tuning.spec.estimates import run_cost
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
 from tuning.spec import Problem, SpecError, validate_spec
+from tuning.spec.form import (EARLY_STOPPING_MONITORS, FAILURE_FIELDS, FORM_DEFAULTS,
+                              OPTION_KEYS, default_name, form_from_spec, number_field,
+                              number_options, offers_early_stopping, offers_lr_schedule,
+                              offers_pruning, offers_workers, sets_own_epochs, spec_from_form,
+                              takes_combine, takes_stage_order, takes_tool_options)
+from tuning.spec.space_table import rows_frame, space_from_rows, space_to_rows, with_template
 
 storage = get_storage()
 state = st.session_state
@@ -34,10 +39,11 @@ SECTION_OF = {"name": "budget", "seed": "budget", "time_limit_s": "budget", "tra
               "search_space": "search_space", "strategy": "strategy", "spec": "budget"}
 
 
-def default(key: str, value: Any) -> None:
-    """Seed a widget's value once; widgets never get ``value=`` as well (Streamlit warns)."""
+def default(key: str, value: Any = ...) -> None:
+    """Seed a widget's value once, from ``FORM_DEFAULTS`` unless ``value`` is given;
+    widgets never get ``value=`` as well (Streamlit warns)."""
     if key not in state:
-        state[key] = value
+        state[key] = copy.copy(FORM_DEFAULTS[key]) if value is ... else value
 
 
 def keep_valid(key: str, options: list[Any]) -> None:
@@ -45,16 +51,18 @@ def keep_valid(key: str, options: list[Any]) -> None:
         state[key] = options[0]
 
 
-def set_space(space: dict, family: str) -> None:
+def set_space(rows: list[dict], family: str | None) -> None:
     """Replace the search-space table; a new editor key drops the old editor's edits."""
-    state["space_base"] = space_to_frame(space)
+    state["space_base"] = rows_frame(rows)
     state["space_family"] = family
     state["space_version"] = state.get("space_version", 0) + 1
 
 
 def fill_form(spec: dict, message: str) -> None:
-    state.update(form_state(spec))
-    set_space(spec.get("search_space", {}), spec.get("model", {}).get("family"))
+    values = form_from_spec(spec)
+    rows = values.pop("space_rows")
+    state.update(values)
+    set_space(rows, values["f_family"])
     state["launch_flash"] = message
 
 
@@ -119,28 +127,29 @@ if runs:
                                 format_func=lambda i: run_label(by_id[i]), key="load_run")
         right.button("Load spec", on_click=load_spec, args=(chosen,), key="load_spec")
 
+
 sections = {}
 
 # -- data ------------------------------------------------------------------------------
 st.subheader("1 · Data")
-default("f_source", "sklearn")
+default("f_source")
 source = st.radio("Data set source", list(SOURCES), format_func=SOURCES.get, key="f_source",
                   horizontal=True)
-data: dict[str, Any] = {"source": source}
 task = "classification"
+csv_target = None  # the CSV's target, once its columns could be read
 if source == "sklearn":
     names = list(catalog.SKLEARN_DATASETS)
     keep_valid("f_sk_name", names)
     name = st.selectbox("Data set", names, key="f_sk_name",
                         format_func=lambda n: f"{n} ({catalog.SKLEARN_DATASETS[n]})")
-    data["name"], task = name, catalog.SKLEARN_DATASETS[name]
+    task = catalog.SKLEARN_DATASETS[name]
 elif source == "keras":
     names = list(catalog.KERAS_DATASETS)
     keep_valid("f_keras_name", names)
     name = st.selectbox("Data set", names, key="f_keras_name")
     st.caption("Read from the Keras cache only (nothing is downloaded); a data set that is "
                "not cached fails the run with a message saying so.")
-    data["name"], task = name, catalog.KERAS_DATASETS[name]
+    task = catalog.KERAS_DATASETS[name]
 else:
     upload = st.file_uploader("CSV file", type=["csv"], key="f_upload")
     demos = sorted(p.name for p in DEMO_CSV_DIR.glob("*.csv"))
@@ -157,9 +166,8 @@ else:
             st.error(f"The upload could not be saved: {exc}")
     path = state.get("csv_path")
     if path:
-        data["path"] = path
         st.caption(f"Stored as `{Path(path).name}`")
-        default("f_task", "auto")
+        default("f_task")
         try:
             columns = [c.name for c in inspect(path, None, "auto").columns]
         except (DataError, OSError) as exc:
@@ -168,11 +176,11 @@ else:
         if columns:
             keep_valid("f_target", [columns[-1]] + columns)
             left, right = st.columns(2)
-            target = left.selectbox("Target column (what to predict)", columns, key="f_target")
+            csv_target = left.selectbox("Target column (what to predict)", columns,
+                                        key="f_target")
             right.selectbox("Task", list(catalog.TASKS), key="f_task")
-            data["target"], data["task"] = target, state["f_task"]
             try:
-                summary = inspect(path, target, state["f_task"])
+                summary = inspect(path, csv_target, state["f_task"])
             except (DataError, OSError) as exc:
                 summary = None
                 st.error(str(exc))
@@ -191,15 +199,12 @@ else:
     else:
         st.caption("Upload a CSV with a header row; one column is the target.")
 with st.expander("Validation split and row limit"):
-    default("f_val_split", 0.2)
-    default("f_max_rows", None)
+    default("f_val_split")
+    default("f_max_rows")
     left, right = st.columns(2)
-    data["validation_split"] = left.number_input(
-        "Validation split", min_value=0.0, max_value=0.9, step=0.05, key="f_val_split")
-    max_rows = right.number_input("Max rows (empty: all)", min_value=10, step=100,
-                                  key="f_max_rows")
-    if max_rows is not None:
-        data["max_rows"] = int(max_rows)
+    left.number_input("Validation split", min_value=0.0, max_value=0.9, step=0.05,
+                      key="f_val_split")
+    right.number_input("Max rows (empty: all)", min_value=10, step=100, key="f_max_rows")
 sections["data"] = st.container()
 
 # -- model -----------------------------------------------------------------------------
@@ -217,7 +222,7 @@ sections["model"] = st.container()
 # -- search space ----------------------------------------------------------------------
 st.subheader("3 · Search space")
 if state.get("space_family") != family or "space_base" not in state:
-    set_space(catalog.default_space(family), family)
+    set_space(space_to_rows(catalog.default_space(family)), family)
 st.caption("One row per hyperparameter. Ranges (int/float) use min, max and an optional step "
            "or log sampling; `choice` lists its values comma-separated; `fixed` holds one value. "
            "Add rows at the bottom; select rows to delete them.")
@@ -234,10 +239,9 @@ if family == "mlp":
         if go_col.button("Apply", key="f_template_apply"):
             from tuning.spec.architecture import template_space
 
-            current, _ = space_from_frame(state["space_base"])
-            keep = {k: v for k, v in current.items()
-                    if k not in ("num_layers", "units", "shape") and not k.startswith("units_")}
-            set_space({**keep, **template_space(shape, int(max_layers), int(max_units))}, family)
+            current, _ = space_from_rows(state["space_base"])
+            template = template_space(shape, int(max_layers), int(max_units))
+            set_space(space_to_rows(with_template(current, template)), family)
             st.rerun()
 table = st.data_editor(
     state["space_base"], key=f"space_editor_{state['space_version']}", num_rows="dynamic",
@@ -256,7 +260,8 @@ table = st.data_editor(
             "default", help="optional: the value used where this hyperparameter is not being "
                             "tuned (sequential stages, the first grid point)"),
     })
-space, table_problems = space_from_frame(table)
+space_rows = table.to_dict("records")
+space, _ = space_from_rows(space_rows)  # the stage order's choices; problems come with the draft
 sections["search_space"] = st.container()
 
 # -- strategy --------------------------------------------------------------------------
@@ -267,75 +272,50 @@ strategy_name = st.selectbox("Strategy", offered, key="f_strategy",
                              format_func=lambda s: strategies.get(s).label)
 chosen = strategies.get(strategy_name)
 st.caption(chosen.when)
-strategy: dict[str, Any] = {"name": strategy_name}
-widgets = option_widgets(strategy_name)
-options = [o for o in chosen.options if o in widgets] + (
-    ["cv_folds"] if kind == "sklearn" else [])
-columns = st.columns(max(1, len(options)))
-for column, option in zip(columns, options):
-    label, start, kwargs = widgets[option]
-    default(OPTION_KEYS[option], start)
-    value = column.number_input(label, key=OPTION_KEYS[option], **kwargs)
-    if value is not None:
-        strategy[option] = value
-tool_problems: list[Problem] = []
-if chosen.is_tool:
-    default("f_tool_options", "{}")
-    raw = st.text_area(
+options = number_options(strategy_name, kind)
+for column, option in zip(st.columns(max(1, len(options))), options):
+    widget = number_field(option, strategy_name)
+    default(OPTION_KEYS[option], widget.start)
+    column.number_input(widget.label, key=OPTION_KEYS[option], **widget.bounds)
+if takes_tool_options(strategy_name):
+    default("f_tool_options")
+    st.text_area(
         f"{chosen.label}: options (JSON)", key="f_tool_options", height=90,
         help="Fields this tool reads, all optional: " + ", ".join(chosen.fields)
              + ". See README, 'Deep-learning tools'.")
-    try:
-        extra = json.loads(raw or "{}")
-        if not isinstance(extra, dict):
-            raise ValueError("not an object")
-    except ValueError:
-        tool_problems.append(Problem("strategy", "options must be a JSON object such as "
-                                     '{"batch_sizes": [16, 64, 256]}'))
-    else:
-        strategy.update({k: v for k, v in extra.items() if k != "name"})
-if "order" in chosen.fields and not chosen.is_tool:
-    default("f_order", [])
+if takes_stage_order(strategy_name):
+    default("f_order")
     state["f_order"] = [n for n in state["f_order"] if n in space]
-    strategy["order"] = st.multiselect(
+    st.multiselect(
         "Stages, in order (one hyperparameter each)", list(space), key="f_order",
         help="Stage 1 tunes the first with the others at their defaults; each later stage "
              "keeps the winners of the stages before it.")
-if "combine" in chosen.fields and not chosen.is_tool:
-    default("f_combine", False)
-    strategy["combine"] = st.checkbox(
-        "Sample each hyperparameter separately and try every combination", key="f_combine")
-if kind == "keras" and chosen.prunable:
-    default("f_pruning", False)
+if takes_combine(strategy_name):
+    default("f_combine")
+    st.checkbox("Sample each hyperparameter separately and try every combination",
+                key="f_combine")
+if offers_pruning(strategy_name, kind):
+    default("f_pruning")
     if st.checkbox("Prune unpromising trials (median rule)", key="f_pruning"):
         left, right = st.columns(2)
-        default("f_prune_warmup", 2)
-        default("f_prune_min_trials", 3)
-        strategy["pruning"] = {
-            "warmup_epochs": left.number_input("Warm-up epochs", min_value=0, step=1,
-                                               key="f_prune_warmup"),
-            "min_trials": right.number_input("Earlier trials needed to judge", min_value=1,
-                                             step=1, key="f_prune_min_trials")}
-if chosen.distributable:
+        default("f_prune_warmup")
+        default("f_prune_min_trials")
+        left.number_input("Warm-up epochs", min_value=0, step=1, key="f_prune_warmup")
+        right.number_input("Earlier trials needed to judge", min_value=1, step=1,
+                           key="f_prune_min_trials")
+if offers_workers(strategy_name):
     with st.expander("Parallel workers"):
         left, right = st.columns(2)
-        default("f_workers", 1)
-        default("f_chief_host", "127.0.0.1")
-        strategy["workers"] = left.number_input(
-            "Worker processes (KerasTuner chief/worker)", min_value=1, max_value=64, step=1,
-            key="f_workers")
-        chief_host = right.text_input("Serve the oracle on", key="f_chief_host",
-                                      help="127.0.0.1 keeps it on this machine")
-        if chief_host.strip() != "127.0.0.1":
-            strategy["chief_host"] = chief_host.strip()
+        default("f_workers")
+        default("f_chief_host")
+        left.number_input("Worker processes (KerasTuner chief/worker)", min_value=1,
+                          max_value=64, step=1, key="f_workers")
+        right.text_input("Serve the oracle on", key="f_chief_host",
+                         help="127.0.0.1 keeps it on this machine")
 with st.expander("Failure handling"):
-    left, right = st.columns(2)
-    for column, (option, label, start) in zip((left, right), (
-            ("max_consecutive_failed_trials", "Give up after this many failed trials in a row", 3),
-            ("recycle_every", "Start a fresh worker process every N trials", 25))):
-        default(OPTION_KEYS[option], start)
-        strategy[option] = column.number_input(label, min_value=1, step=1,
-                                               key=OPTION_KEYS[option])
+    for column, (option, widget) in zip(st.columns(2), FAILURE_FIELDS.items()):
+        default(OPTION_KEYS[option], widget.start)
+        column.number_input(widget.label, key=OPTION_KEYS[option], **widget.bounds)
 sections["strategy"] = st.container()
 
 # -- objective and budget --------------------------------------------------------------
@@ -346,79 +326,57 @@ left, right = st.columns(2)
 metric = left.selectbox("Objective metric", metrics, key="f_metric")
 direction = catalog.default_direction(metric)
 left.caption(f"{metric} is {'maximised' if direction == 'max' else 'minimised'}.")
-default("f_seed", 42)
-seed = right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="f_seed")
-training: dict[str, Any] = {}
+default("f_seed")
+right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="f_seed")
 budget = st.columns(3)
 if kind == "keras":
-    default("f_epochs", 5)
-    default("f_batch_size", 32)
-    if not chosen.epochs_field:
-        training["epochs"] = budget[0].number_input("Epochs per trial", min_value=1, step=1,
-                                                    key="f_epochs")
+    default("f_epochs")
+    default("f_batch_size")
+    if not sets_own_epochs(strategy_name):
+        budget[0].number_input("Epochs per trial", min_value=1, step=1, key="f_epochs")
     else:
         budget[0].caption(f"{chosen.label.split(' (')[0]} sets each model's epochs (up to "
-                          f"{widgets[chosen.epochs_field][0]}).")
-    training["batch_size"] = budget[1].number_input("Batch size", min_value=1, step=1,
-                                                    key="f_batch_size")
-default("f_time_limit_min", None)
-limit_min = budget[2].number_input("Time limit, minutes (empty: none)", min_value=0.0,
-                                   step=1.0, key="f_time_limit_min")
-default("f_trial_limit_s", None)
-trial_limit = budget[2].number_input("Per-trial limit, seconds (empty: none)", min_value=0.0,
-                                     step=10.0, key="f_trial_limit_s")
-if kind == "keras" and not chosen.sets_learning_rate:
-    default("f_lr_schedule", "constant")
-    schedule = budget[1].selectbox(
+                          f"{number_field(chosen.epochs_field, strategy_name).label}).")
+    budget[1].number_input("Batch size", min_value=1, step=1, key="f_batch_size")
+default("f_time_limit_min")
+budget[2].number_input("Time limit, minutes (empty: none)", min_value=0.0, step=1.0,
+                       key="f_time_limit_min")
+default("f_trial_limit_s")
+budget[2].number_input("Per-trial limit, seconds (empty: none)", min_value=0.0, step=10.0,
+                       key="f_trial_limit_s")
+if offers_lr_schedule(strategy_name, kind):
+    default("f_lr_schedule")
+    budget[1].selectbox(
         "Learning-rate schedule", SCHEDULES, key="f_lr_schedule",
         format_func=SCHEDULE_LABELS.get,
         help="cosine: each training starts at the trial's learning rate and anneals it to 0 "
              "by its last batch; the way to use a range test's suggestion")
-    if schedule != "constant":
-        training["lr_schedule"] = schedule
-if kind == "keras" and chosen.early_stopping:
+if offers_early_stopping(strategy_name, kind):
     with st.expander("Early stopping"):
-        default("f_early", False)
+        default("f_early")
         if st.checkbox("Stop a trial when its monitored metric stops improving", key="f_early"):
             cols = st.columns(4)
-            monitors = sorted({m for ms in catalog.KERAS_METRICS.values() for m in ms})
-            default("f_es_monitor", "val_loss")
-            default("f_es_patience", 3)
-            default("f_es_min_delta", 0.0)
-            default("f_es_restore", True)
-            training["early_stopping"] = {
-                "monitor": cols[0].selectbox("Monitor", monitors, key="f_es_monitor"),
-                "patience": cols[1].number_input("Patience (epochs)", min_value=0, step=1,
-                                                 key="f_es_patience"),
-                "min_delta": cols[2].number_input("Minimum change", min_value=0.0,
-                                                  format="%g", key="f_es_min_delta"),
-                "restore_best_weights": cols[3].checkbox("Restore best weights",
-                                                         key="f_es_restore")}
-default("f_name", "")
-data_label = data.get("name") or state.get("csv_label") or "csv"
-auto_name = f"{data_label} · {family} · {strategy_name}"
-run_name = st.text_input("Run name", key="f_name", placeholder=auto_name)
-default("f_description", "")
-description = st.text_input("Description (optional)", key="f_description")
+            for key in ("f_es_monitor", "f_es_patience", "f_es_min_delta", "f_es_restore"):
+                default(key)
+            cols[0].selectbox("Monitor", EARLY_STOPPING_MONITORS, key="f_es_monitor")
+            cols[1].number_input("Patience (epochs)", min_value=0, step=1, key="f_es_patience")
+            cols[2].number_input("Minimum change", min_value=0.0, format="%g",
+                                 key="f_es_min_delta")
+            cols[3].checkbox("Restore best weights", key="f_es_restore")
+default("f_name")
+st.text_input("Run name", key="f_name", placeholder=default_name(state))
+default("f_description")
+st.text_input("Description (optional)", key="f_description")
 sections["budget"] = st.container()
 
-doc: dict[str, Any] = {
-    "name": run_name.strip() or auto_name,
-    "description": description,
-    "seed": int(seed) if seed is not None else seed,
-    "data": data,
-    "model": {"family": family},
-    "search_space": space,
-    "strategy": strategy,
-    "objective": {"metric": metric},
-    "time_limit_s": None if limit_min is None else round(float(limit_min) * 60, 3),
-    "trial_time_limit_s": None if trial_limit is None else float(trial_limit),
-}
-if training:
-    doc["training"] = training
+# The form's state is the widgets' keys; the spec is made from it in tuning.spec.form.
+form = {key: state[key] for key in FORM_DEFAULTS if key in state}
+form.update(space_rows=space_rows, f_target=csv_target)
+draft = spec_from_form(form)
+doc = draft.doc
 
 # -- validation, shown next to each section --------------------------------------------
-problems: list[Problem] = list(table_problems) + tool_problems
+problems: list[Problem] = list(draft.problems)
 spec = None
 try:
     spec = validate_spec(doc)

@@ -62,8 +62,8 @@ class Strategy:
     (the same keys in ``oracle.json``) that describe its settings;
     ``import_fallback``: the strategy an imported project is taken for when nothing
     else matches; ``sets_learning_rate``: it drives the learning rate itself, so no
-    ``training.lr_schedule`` applies (the range test); ``early_stopping``: the spec's
-    ``training.early_stopping`` applies to its trainings.
+    ``training.lr_schedule`` applies (the range test); ``early_stopping``: the launch
+    form offers ``training.early_stopping`` for it.
     """
     name: str
     label: str
