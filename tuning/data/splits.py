@@ -1,7 +1,7 @@
 """What every data loader shares: the ``Dataset`` it returns, the ``DataError`` it raises,
 and the seeded subsample and stratified train/validation split of its rows.
 
-The loaders themselves live in ``datasets`` (scikit-learn's bundled sets), ``keras_data``
+The loaders themselves live in ``tuning.data`` (scikit-learn's bundled sets), ``keras_data``
 and ``csv_data``; this module imports none of them, so each can import it.
 """
 from __future__ import annotations

@@ -9,8 +9,9 @@ It returns the spec normalised: every optional field filled with its default, so
 what is stored is exactly what runs.
 
 This module is the validator's entry and checks the top-level fields and the data,
-model, objective and training sections. ``spec_space`` checks ``search_space``,
-``spec_strategy`` checks ``strategy``, and ``spec_checker`` holds what they share.
+model, objective and training sections. ``space`` checks ``search_space``,
+``strategy`` checks ``strategy`` (each strategy its own fields), and ``checker`` holds what
+they share.
 Import the validator's names from here: ``__all__`` lists them.
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What every part of the spec validator shares: the error type, the problem it lists,
 the limits, and ``Checker``, which collects problems instead of stopping at the first.
 
-``specs`` re-exports ``Problem``, ``SpecError`` and the limits; import them from there.
-This module imports nothing of ours, so ``spec_space`` and ``spec_strategy`` can use it
-without a cycle through ``specs``.
+``tuning.spec`` re-exports ``Problem``, ``SpecError`` and the limits; import them from there.
+This module imports nothing of ours, so ``space``, ``strategy`` and the strategies' checks
+can use it without a cycle through ``tuning.spec``.
 """
 from __future__ import annotations
 

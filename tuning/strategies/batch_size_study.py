@@ -10,7 +10,7 @@ the model), ``first_epoch_time_s`` and ``final_score`` (the objective at the las
 
 Each trial trains ``strategy.executions_per_trial`` times (seed + execution index), with
 the spec's ``training`` callbacks; its score and metrics average the executions'
-(``_common.average_executions``, KerasTuner's rule).
+(``_tools.average_executions``, KerasTuner's rule).
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ model and the baseline train at its default. Each trial records ``trainable_para
 The source training and every trial's fit use the spec's ``training`` callbacks (early
 stopping, learning-rate schedule). Each trial trains ``strategy.executions_per_trial``
 times, the new head (or the baseline network) drawn with seed + execution index; its score
-and metrics average the executions' (``_common.average_executions``, KerasTuner's rule).
+and metrics average the executions' (``_tools.average_executions``, KerasTuner's rule).
 """
 from __future__ import annotations
 
