@@ -14,8 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from storage import RunStatus, Storage, TrialStatus
-from storage._sqlite import _thaw
+from storage import RunStatus, Storage, TrialStatus, plain_json
 
 from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
@@ -151,7 +150,7 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local",
     already (``distributed.start_before_import``); none is left running on return.
     """
     run = storage.get_run(run_id)
-    spec = _thaw(run.spec)
+    spec = plain_json(run.spec)
     heartbeat = _Heartbeat(storage, run_id)
     heartbeat.start()
     try:
@@ -302,7 +301,7 @@ def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None 
     """
     import socket
 
-    spec = _thaw(storage.get_run(run_id).spec)
+    spec = plain_json(storage.get_run(run_id).spec)
     folder = folder or str(run_dir(storage.path, run_id))
     os.makedirs(folder, exist_ok=True)
     dataset = load_dataset(spec["data"], int(spec["seed"]))
