@@ -37,12 +37,12 @@ def strategy_of_class(oracle_cls: type) -> str:
 
 
 def hyperband_trials(max_epochs: Any, factor: Any, iterations: Any) -> int | None:
-    """How many trials KerasTuner's Hyperband runs at most (see ``specs``)."""
-    from tuning.spec import _hyperband_trials
+    """How many trials KerasTuner's Hyperband runs at most (see ``tuning.spec``)."""
+    from tuning.spec import hyperband_trials as trials_of_strategy
 
     try:
-        return _hyperband_trials({"max_epochs": int(max_epochs), "factor": int(factor),
-                                  "hyperband_iterations": int(iterations)})
+        return trials_of_strategy({"max_epochs": int(max_epochs), "factor": int(factor),
+                                   "hyperband_iterations": int(iterations)})
     except (TypeError, ValueError):
         return None
 

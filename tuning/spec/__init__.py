@@ -27,12 +27,10 @@ from .strategy import check_strategy, hyperband_trials
 from tuning.runner.training import SCHEDULES
 
 __all__ = ["MAX_EPOCHS_LIMIT", "MAX_GRID_COMBINATIONS", "MAX_TRIALS_LIMIT", "NAME_MAX_LENGTH",
-           "Problem", "SpecError", "load_spec_file", "parse_spec_text", "validate_spec"]
+           "Problem", "SpecError", "hyperband_trials", "load_spec_file", "parse_spec_text",
+           "validate_spec"]
 
 NAME_MAX_LENGTH = 120
-
-# kt_project imports Hyperband's trial count under this name.
-_hyperband_trials = hyperband_trials
 
 
 def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
