@@ -1,6 +1,6 @@
 """SQLite storage: runs, trials and per-epoch metrics in one file.
 
-Contract:
+``Storage`` implements ``storage.Store`` (the written contract is ``_contract``). Here:
 - One ``Storage`` object may be shared by threads: each thread gets its own
   connection. Several processes may open the same file; SQLite's WAL mode lets
   one writer and many readers work at once, and a busy timeout absorbs short

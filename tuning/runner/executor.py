@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from storage import RunStatus, Storage, TrialStatus, plain_json
+from storage import Recorder, RunStatus, Storage, TrialStatus, plain_json
 
 from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
@@ -293,7 +293,8 @@ def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dat
     return EXIT_DONE
 
 
-def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None = None) -> int:
+def execute_worker(storage: Recorder, run_id: int, tuner_id: str,
+                   folder: str | None = None) -> int:
     """One worker of a distributed run: trials come from the chief (KERASTUNER_* env).
 
     ``storage`` is the database itself on the chief's machine, or a ``relay.RemoteStorage``

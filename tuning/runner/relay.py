@@ -160,7 +160,8 @@ class Relay:
 
 
 class RemoteStorage:
-    """The storage methods the recording hooks use, answered by a chief's ``Relay``."""
+    """A ``storage.Recorder`` answered by a chief's ``Relay``: the storage methods the
+    recording hooks use. Thread-safe: each call is its own HTTP request."""
 
     def __init__(self, url: str, token: str, run_id: int, timeout_s: float = 30.0):
         self.url = url.rstrip("/")

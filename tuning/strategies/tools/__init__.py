@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from storage import Recorder
+
 
 @dataclass(frozen=True)
 class Tool:
@@ -70,7 +72,7 @@ class ToolContext:
     ``time_spent_s`` is what earlier sessions of a resumed run already spent (the executor
     passes ``executor._time_spent``); ``clock`` is injectable for tests.
     """
-    storage: Any
+    storage: Recorder
     run_id: int
     spec: Mapping[str, Any]
     dataset: Any
