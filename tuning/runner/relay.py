@@ -199,8 +199,11 @@ class RemoteStorage:
                                       worker=worker))
 
     def record_epoch(self, trial_id: int, execution: int, epoch: int, metrics: Mapping) -> None:
+        # Not plain_json: JSON null would reach the chief's store as "not a number" and be
+        # dropped, where a local worker's diverged (NaN) metric is kept as None. NaN and
+        # inf travel as such (Python's json writes and reads them; both ends are ours).
         self._call("record_epoch", trial_id=trial_id, execution=execution, epoch=epoch,
-                   metrics={k: plain_json(v) for k, v in metrics.items()})
+                   metrics={k: _metric(v) for k, v in metrics.items()})
 
     def finish_trial(self, trial_id: int, status: TrialStatus, score=None, metrics=None,
                      message=None, flags=None) -> None:
@@ -226,3 +229,11 @@ class RemoteStorage:
     def heartbeat(self, run_id: int) -> None:
         """The chief beats for the run; a remote worker has nothing to add."""
 
+
+def _metric(value: Any) -> float | None:
+    """One metric as ``Storage.record_epoch`` reads it, non-finite values included; None
+    (which the store drops) for what ``float()`` cannot read."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
