@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
-from typing import Any
 
 import streamlit as st
 
@@ -87,15 +85,6 @@ def show_error(exc: BaseException) -> None:
         st.error("\n".join(f"- {p}" for p in exc.problems))
     else:
         st.error(str(exc))
-
-
-def thaw(value: Any) -> Any:
-    """A frozen spec (read-only mappings and tuples) as plain, editable JSON values."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [thaw(v) for v in value]
-    return value
 
 
 # -- formatting ------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages._common import fmt_duration, get_storage, run_label, show_error, thaw
-from storage import StorageError
+from pages._common import fmt_duration, get_storage, run_label, show_error
+from storage import StorageError, plain_json
 from tuning.insights.analysis import best_so_far, best_trial, hp_importance, hyperparameters, trials_frame
 from tuning.insights.charts import best_so_far_chart, importance_chart, parallel_coordinates, slice_plots
 
@@ -99,7 +99,7 @@ for r in selected:
     rows[labels[r.id]] = column
 st.dataframe(pd.DataFrame(rows), width="stretch")
 
-spaces = {r.id: thaw(r.spec.get("search_space", {})) for r in selected}
+spaces = {r.id: plain_json(r.spec.get("search_space", {})) for r in selected}
 same_space = all(s == spaces[chosen[0]] for s in spaces.values())
 st.subheader("Hyperparameters against score")
 pooled = st.toggle("Pool all runs in one chart", value=same_space, disabled=not same_space,

@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error, thaw
-from storage import StorageError
+from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
+from storage import StorageError, plain_json
 from tuning import catalog, strategies
 from tuning.spec.architecture import SHAPES
 from tuning.runner.control import queue_race, queue_run
@@ -69,7 +69,7 @@ def fill_form(spec: dict, message: str) -> None:
 def load_spec(run_id: int) -> None:
     """Put an earlier run's spec back into the form (a button callback, before widgets)."""
     try:
-        spec = thaw(storage.get_run(run_id).spec)
+        spec = plain_json(storage.get_run(run_id).spec)
     except StorageError as exc:
         state["launch_flash"] = str(exc)
         return

@@ -9,8 +9,8 @@ import time
 
 import streamlit as st
 
-from pages._common import (fmt_duration, fmt_score, get_storage, pick_run, show_error, thaw)
-from storage import StorageError, TrialStatus
+from pages._common import fmt_duration, fmt_score, get_storage, pick_run, show_error
+from storage import StorageError, TrialStatus, plain_json
 from tuning import catalog, strategies
 from tuning.insights.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
                              leaderboard, metric_names, progress, top_trial_keys)
@@ -193,7 +193,7 @@ def lr_range_panel(run, trials, view) -> None:
         st.caption(suggestion["reasoning"])
         for column, (label, key, hint, make_spec) in zip(st.columns(2), LR_FOLLOW_UPS):
             if column.button(label, key=key, help=hint):
-                state["launch_prefill"] = make_spec(thaw(run.spec), suggestion["suggested_lr"])
+                state["launch_prefill"] = make_spec(plain_json(run.spec), suggestion["suggested_lr"])
                 st.switch_page("pages/launch.py")
 
 

@@ -1,6 +1,6 @@
 """SQLite storage: runs, trials and per-epoch metrics in one file.
 
-Contract:
+``Storage`` implements ``storage.Store`` (the written contract is ``_contract``). Here:
 - One ``Storage`` object may be shared by threads: each thread gets its own
   connection. Several processes may open the same file; SQLite's WAL mode lets
   one writer and many readers work at once, and a busy timeout absorbs short
@@ -26,6 +26,7 @@ from types import MappingProxyType
 import orjson
 from typing import Any, Iterator, Mapping
 
+from ._json import frozen_json, plain_json
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
 from ._schema import migrate
 from .errors import InvalidTransitionError, NotFoundError, StorageError
@@ -47,43 +48,14 @@ _TRIAL_COLUMNS = """
 """
 
 
-def _frozen(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    """Turn a frozen mapping back into plain JSON-able Python values."""
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_thaw(v) for v in value]
-    # np.float64 subclasses float, so json.dumps never hands it to ``default``.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _json_number(value: Any) -> Any:
-    """Cast numpy scalars to Python and non-finite floats to None (JSON has neither)."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _dumps(value: Any) -> str:
-    return json.dumps(_thaw(value), default=_json_number, allow_nan=False, sort_keys=True)
+    return json.dumps(plain_json(value), default=plain_json, allow_nan=False, sort_keys=True)
 
 
 def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     clean: dict[str, float | None] = {}
     for key, value in metrics.items():
-        # Not _json_number: a diverged (NaN) epoch is kept as None, not dropped.
+        # Not plain_json: a diverged (NaN) epoch is kept as None, not dropped.
         if hasattr(value, "item") and callable(value.item):
             value = value.item()
         try:
@@ -450,7 +422,7 @@ class Storage:
     def finish_trial(self, trial_id: int, status: TrialStatus, score: float | None = None,
                      metrics: Mapping[str, Any] | None = None, message: str | None = None,
                      flags: list[str] | None = None) -> None:
-        score = _json_number(score)
+        score = plain_json(score)
         if score is not None:
             score = float(score)
             if not math.isfinite(score):
@@ -537,7 +509,7 @@ class Storage:
     @staticmethod
     def _run(row: tuple) -> Run:
         return Run(
-            id=int(row[0]), name=row[1], spec=_frozen(json.loads(row[2])),
+            id=int(row[0]), name=row[1], spec=frozen_json(json.loads(row[2])),
             status=RunStatus(row[3]), created_at=row[4], started_at=row[5],
             finished_at=row[6], error=row[7], worker_pid=row[8], heartbeat_at=row[9],
             stop_requested=bool(row[10]), max_trials=row[11], trials_done=int(row[12]),
@@ -547,8 +519,8 @@ class Storage:
     def _trial(row: tuple) -> Trial:
         return Trial(
             id=int(row[0]), run_id=int(row[1]), trial_key=row[2], number=int(row[3]),
-            status=TrialStatus(row[4]), hyperparameters=_frozen(json.loads(row[5])),
-            score=row[6], metrics=_frozen(json.loads(row[7])), message=row[8],
+            status=TrialStatus(row[4]), hyperparameters=frozen_json(json.loads(row[5])),
+            score=row[6], metrics=frozen_json(json.loads(row[7])), message=row[8],
             started_at=row[9], finished_at=row[10], bracket=row[11], round=row[12],
             parent_key=row[13], epochs_done=int(row[14]), cancel_requested=bool(row[15]),
             worker=row[16], flags=tuple(json.loads(row[17])), rev=int(row[18]))

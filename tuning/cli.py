@@ -21,8 +21,7 @@ import time
 from typing import Any, Sequence, TextIO
 
 from storage import (InvalidTransitionError, NotFoundError, Run, RunStatus, Storage,
-                     StorageError, TrialStatus)
-from storage._sqlite import _thaw
+                     StorageError, TrialStatus, plain_json)
 
 from .runner import control
 from tuning.runner.engine import Engine
@@ -282,14 +281,14 @@ def export_run(storage: Storage, run_id: int) -> dict[str, Any]:
     by_trial: dict[int, list[dict[str, Any]]] = {}
     for e in epochs:
         by_trial.setdefault(e.trial_id, []).append(
-            {"execution": e.execution, "epoch": e.epoch, **_thaw(e.metrics)})
+            {"execution": e.execution, "epoch": e.epoch, **plain_json(e.metrics)})
     return {
         "run": {"id": run.id, "name": run.name, "status": run.status.value,
                 "created_at": run.created_at, "started_at": run.started_at,
                 "finished_at": run.finished_at, "error": run.error,
-                "best_score": run.best_score, "spec": _thaw(run.spec)},
+                "best_score": run.best_score, "spec": plain_json(run.spec)},
         "trials": [{"trial": t.trial_key, "status": t.status.value, "score": t.score,
-                    "hyperparameters": _thaw(t.hyperparameters), "metrics": _thaw(t.metrics),
+                    "hyperparameters": plain_json(t.hyperparameters), "metrics": plain_json(t.metrics),
                     "message": t.message, "bracket": t.bracket, "round": t.round,
                     "parent": t.parent_key, "started_at": t.started_at,
                     "finished_at": t.finished_at, "epochs": by_trial.get(t.id, [])}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pages._common import thaw
+from storage import plain_json
 from tuning.runner.control import queue_run
 from tuning.paths import uploads_dir
 
@@ -42,7 +42,7 @@ def test_launch_queues_exactly_the_spec_the_form_shows(db):
     at.button(key="launch").click().run()
 
     (run,) = db.list_runs()
-    assert thaw(run.spec) == shown
+    assert plain_json(run.spec) == shown
     assert at.query_params["run"] in (str(run.id), [str(run.id)])
     assert at.title[0].value == "Live run"
 
@@ -118,7 +118,7 @@ def test_load_spec_of_an_earlier_run_puts_it_back_in_the_form(db):
     at.selectbox(key="load_run").set_value(earlier.id)
     at.button(key="load_spec").click().run()
     assert not at.error, errors(at)
-    assert shown_spec(at) == thaw(earlier.spec)
+    assert shown_spec(at) == plain_json(earlier.spec)
 
 
 def test_uploaded_csv_is_stored_by_content_previewed_and_targeted(db):
@@ -164,10 +164,10 @@ def test_every_example_spec_loads_back_into_the_form_unchanged(db, example):
     at.button(key="load_spec").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, errors(at)
-    assert shown_spec(at) == thaw(earlier.spec)
+    assert shown_spec(at) == plain_json(earlier.spec)
     at.button(key="launch").click().run()
     again = max(db.list_runs(), key=lambda r: r.id)
-    assert again.id != earlier.id and thaw(again.spec) == thaw(earlier.spec)
+    assert again.id != earlier.id and plain_json(again.spec) == plain_json(earlier.spec)
 
 
 def test_keras_cache_data_sets_are_offered(db):
@@ -201,7 +201,7 @@ def test_sequential_strategy_takes_its_stage_order_and_shows_the_cost(db):
     assert any("Up to 4 trials" in i.value for i in at.info)
     at.button(key="launch").click().run()
     (run,) = db.list_runs()
-    assert thaw(run.spec)["strategy"]["order"] == ["C", "kernel"]
+    assert plain_json(run.spec)["strategy"]["order"] == ["C", "kernel"]
 
 
 def test_keras_form_offers_pruning_early_stopping_and_workers(db):

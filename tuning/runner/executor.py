@@ -14,8 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from storage import RunStatus, Storage, TrialStatus
-from storage._sqlite import _thaw
+from storage import Recorder, RunStatus, Storage, TrialStatus, plain_json
 
 from tuning import strategies
 from tuning.data import DataError, load_dataset
@@ -99,7 +98,7 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local",
     already (``distributed.start_before_import``); none is left running on return.
     """
     run = storage.get_run(run_id)
-    spec = _thaw(run.spec)
+    spec = plain_json(run.spec)
     heartbeat = _Heartbeat(storage, run_id)
     heartbeat.start()
     try:
@@ -230,7 +229,8 @@ def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dat
     return EXIT_DONE
 
 
-def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None = None) -> int:
+def execute_worker(storage: Recorder, run_id: int, tuner_id: str,
+                   folder: str | None = None) -> int:
     """One worker of a distributed run: trials come from the chief (KERASTUNER_* env).
 
     ``storage`` is the database itself on the chief's machine, or a ``relay.RemoteStorage``
@@ -238,7 +238,7 @@ def execute_worker(storage: Any, run_id: int, tuner_id: str, folder: str | None 
     """
     import socket
 
-    spec = _thaw(storage.get_run(run_id).spec)
+    spec = plain_json(storage.get_run(run_id).spec)
     folder = folder or str(run_dir(storage.path, run_id))
     os.makedirs(folder, exist_ok=True)
     dataset = load_dataset(spec["data"], int(spec["seed"]))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from storage import Storage, TrialStatus
+from storage import Storage, Store, TrialStatus
 
 from tuning.insights.curves import diagnose, finite_number, median_rule
 
@@ -405,7 +405,7 @@ class Watchdog(threading.Thread):
     worker, which resumes without that trial. Used by KerasTuner searches and tool runs.
     """
 
-    def __init__(self, storage: Any, run_id: int, limit: float,
+    def __init__(self, storage: Store, run_id: int, limit: float,
                  current: Callable[[], tuple[float | None, int | None]],
                  exit: Callable[[int], Any] = os._exit, poll_s: float = 0.5):
         super().__init__(daemon=True, name="trial-watchdog")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import secrets
 import threading
 import urllib.request
@@ -23,16 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from storage import Epoch, NotFoundError, Run, RunStatus, Storage, Trial, TrialStatus
-from storage._sqlite import _frozen, _thaw
+from storage import (Epoch, NotFoundError, Run, RunStatus, Storage, Trial, TrialStatus,
+                     frozen_json, plain_json)
 
 MAX_BODY = 1 << 20
 
 
 def _trial_json(t: Trial) -> dict[str, Any]:
     return {"id": t.id, "run_id": t.run_id, "trial_key": t.trial_key, "number": t.number,
-            "status": t.status.value, "hyperparameters": _thaw(t.hyperparameters),
-            "score": t.score, "metrics": _thaw(t.metrics), "message": t.message,
+            "status": t.status.value, "hyperparameters": plain_json(t.hyperparameters),
+            "score": t.score, "metrics": plain_json(t.metrics), "message": t.message,
             "started_at": t.started_at, "finished_at": t.finished_at, "bracket": t.bracket,
             "round": t.round, "parent_key": t.parent_key, "epochs_done": t.epochs_done,
             "cancel_requested": t.cancel_requested, "worker": t.worker,
@@ -42,8 +41,8 @@ def _trial_json(t: Trial) -> dict[str, Any]:
 def _trial_from(d: Mapping[str, Any]) -> Trial:
     d = dict(d)
     d["status"] = TrialStatus(d["status"])
-    d["hyperparameters"] = _frozen(d["hyperparameters"])
-    d["metrics"] = _frozen(d["metrics"])
+    d["hyperparameters"] = frozen_json(d["hyperparameters"])
+    d["metrics"] = frozen_json(d["metrics"])
     d["flags"] = tuple(d["flags"])
     return Trial(**d)
 
@@ -66,7 +65,7 @@ class _Calls:
 
     def get_run(self) -> dict[str, Any]:
         run = self.storage.get_run(self.run_id)
-        return {"id": run.id, "spec": _thaw(run.spec), "status": run.status.value,
+        return {"id": run.id, "spec": plain_json(run.spec), "status": run.status.value,
                 "created_at": run.created_at}
 
     def begin_trial(self, trial_key: str, number: int, hyperparameters: dict,
@@ -161,7 +160,8 @@ class Relay:
 
 
 class RemoteStorage:
-    """The storage methods the recording hooks use, answered by a chief's ``Relay``."""
+    """A ``storage.Recorder`` answered by a chief's ``Relay``: the storage methods the
+    recording hooks use. Thread-safe: each call is its own HTTP request."""
 
     def __init__(self, url: str, token: str, run_id: int, timeout_s: float = 30.0):
         self.url = url.rstrip("/")
@@ -171,7 +171,7 @@ class RemoteStorage:
         self.path = f"relay:{self.url}"
 
     def _call(self, method: str, **args: Any) -> Any:
-        body = json.dumps({"method": method, "args": args}, default=_plain).encode()
+        body = json.dumps({"method": method, "args": args}, default=plain_json).encode()
         request = urllib.request.Request(
             self.url, data=body, method="POST",
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
@@ -186,24 +186,29 @@ class RemoteStorage:
 
     def get_run(self, run_id: int) -> Run:
         d = self._call("get_run")
-        return Run(id=d["id"], name="", spec=_frozen(d["spec"]), status=RunStatus(d["status"]),
-                   created_at=d["created_at"], started_at=None, finished_at=None, error=None,
-                   worker_pid=None, heartbeat_at=None, stop_requested=False, max_trials=None)
+        return Run(id=d["id"], name="", spec=frozen_json(d["spec"]),
+                   status=RunStatus(d["status"]), created_at=d["created_at"], started_at=None,
+                   finished_at=None, error=None, worker_pid=None, heartbeat_at=None,
+                   stop_requested=False, max_trials=None)
 
     def begin_trial(self, run_id: int, trial_key: str, number: int, hyperparameters: Mapping,
                     *, bracket=None, round=None, parent_key=None, worker=None) -> Trial:
         return _trial_from(self._call("begin_trial", trial_key=trial_key, number=number,
-                                      hyperparameters=_thaw(hyperparameters), bracket=bracket,
-                                      round=round, parent_key=parent_key, worker=worker))
+                                      hyperparameters=plain_json(hyperparameters),
+                                      bracket=bracket, round=round, parent_key=parent_key,
+                                      worker=worker))
 
     def record_epoch(self, trial_id: int, execution: int, epoch: int, metrics: Mapping) -> None:
+        # Not plain_json: JSON null would reach the chief's store as "not a number" and be
+        # dropped, where a local worker's diverged (NaN) metric is kept as None. NaN and
+        # inf travel as such (Python's json writes and reads them; both ends are ours).
         self._call("record_epoch", trial_id=trial_id, execution=execution, epoch=epoch,
-                   metrics={k: _plain(v) for k, v in metrics.items()})
+                   metrics={k: _metric(v) for k, v in metrics.items()})
 
     def finish_trial(self, trial_id: int, status: TrialStatus, score=None, metrics=None,
                      message=None, flags=None) -> None:
         self._call("finish_trial", trial_id=trial_id, status=TrialStatus(status).value,
-                   score=_plain(score), metrics=_thaw(metrics or {}), message=message,
+                   score=plain_json(score), metrics=plain_json(metrics or {}), message=message,
                    flags=flags)
 
     def control_flags(self, run_id: int, trial_id: int | None = None) -> tuple[bool, bool]:
@@ -225,10 +230,10 @@ class RemoteStorage:
         """The chief beats for the run; a remote worker has nothing to add."""
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and non-finite floats as JSON can carry them."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+def _metric(value: Any) -> float | None:
+    """One metric as ``Storage.record_epoch`` reads it, non-finite values included; None
+    (which the store drops) for what ``float()`` cannot read."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
         return None
-    return value

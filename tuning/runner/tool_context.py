@@ -13,12 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from storage import TrialStatus
+from storage import Recorder, TrialStatus
 
 from .run_control import (RunControl, StopRequested, TimeLimitReached, TrialCancelled,
                           TrialTimedOut)
-
-Recorder = Any  # what a worker records through: storage.Storage or relay.RemoteStorage
 
 __all__ = ["StopRequested", "TimeLimitReached", "ToolContext", "TrialCancelled", "TrialTimedOut"]
 

@@ -15,6 +15,8 @@ import math
 import statistics
 from typing import Any, Mapping, Sequence
 
+from storage import plain_json
+
 BETA = 0.98             # smoothing of the recorded loss (fast.ai's default)
 DIVERGE_FACTOR = 4.0    # the test stops when the smoothed loss exceeds 4 x its minimum
 MEDIAN_WINDOW = 5       # smallest window of the running median used to locate the points
@@ -173,7 +175,7 @@ def follow_up_spec(spec: Mapping[str, Any], suggested_lr: float,
 
     Validate the result with ``tuning.spec.validate_spec`` before queueing it.
     """
-    spec = _plain(spec)
+    spec = plain_json(spec)
     space = spec.get("search_space", {})
     space["learning_rate"] = suggested_space(suggested_lr)
     new = {key: spec[key] for key in ("seed", "data", "model", "objective", "training")
@@ -198,7 +200,7 @@ def fixed_training_spec(spec: Mapping[str, Any], suggested_lr: float) -> dict[st
     if not (isinstance(suggested_lr, (int, float)) and math.isfinite(suggested_lr)
             and suggested_lr > 0):
         raise ValueError(f"suggested_lr must be a positive number; got {suggested_lr!r}")
-    spec = _plain(spec)
+    spec = plain_json(spec)
     family = spec.get("model", {}).get("family")
     space = {name: {"type": "fixed", "value": default_value(name, hp, family)}
              for name, hp in spec.get("search_space", {}).items()}
@@ -210,11 +212,3 @@ def fixed_training_spec(spec: Mapping[str, Any], suggested_lr: float) -> dict[st
     new["training"] = {**spec.get("training", {}), "lr_schedule": "cosine"}
     return new
 
-
-def _plain(value: Any) -> Any:
-    """Plain dicts and lists from a stored (frozen) spec."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -1,0 +1,201 @@
+"""The storage contract: what every store promises, as typed protocols.
+
+Two protocols, because two kinds of caller exist:
+
+- ``Recorder``: what a process that records a search calls (the recording hooks of a
+  worker, a deep-learning tool, a watched script). ``storage.Storage`` (the SQLite file)
+  and ``tuning.runner.relay.RemoteStorage`` (a worker on another machine, answered by
+  the chief's relay) both implement it, and ``tests/storage/test_contract.py`` runs one
+  suite against both.
+- ``Store``: a ``Recorder`` plus everything the engine, the pages and the CLI use to
+  queue, control, read and delete runs. ``storage.Storage`` implements it.
+
+Promises that hold for every call of both:
+
+- Thread-safe: one object may be shared by threads (a worker's main thread, its
+  heartbeat and its watchdog do so), with no locking by the caller.
+- Every write is committed before the call returns: a reader in another thread or
+  process sees it at once.
+- Every record returned (``Run``, ``Trial``, ``Epoch``, ``RunChanges``) is a frozen
+  dataclass whose mappings are read-only and whose sequences are tuples. It is a
+  snapshot: later writes never change a record already returned; read again to see them.
+- Stored values are plain JSON: numpy scalars are stored as numbers, non-finite floats
+  as None (``plain_json``).
+- A call about a run or trial that does not exist raises ``NotFoundError``, unless its
+  docstring says otherwise.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
+
+
+@runtime_checkable
+class Recorder(Protocol):
+    """What recording a search needs. A recorder serves one run at a time: ``run_id`` is
+    always the run being recorded (the relay answers for its own run only and refuses
+    trials of other runs with ``NotFoundError``)."""
+
+    #: Where the records live: the database file, or ``relay:<url>`` for a relay.
+    path: str
+
+    def get_run(self, run_id: int) -> Run:
+        """The run. Its ``id``, ``spec``, ``status`` and ``created_at`` are current; a
+        recorder that is not the database itself (the relay) may leave the other
+        fields at their defaults (empty name, None, False), so recording code reads
+        only those four."""
+        ...
+
+    def begin_trial(self, run_id: int, trial_key: str, number: int,
+                    hyperparameters: Mapping[str, Any], *, bracket: int | None = None,
+                    round: int | None = None, parent_key: str | None = None,
+                    worker: str | None = None) -> Trial:
+        """Record that the run's trial ``trial_key`` starts, and return it ``RUNNING``.
+
+        A key seen before (a trial trained again after a resume or a worker's death)
+        keeps its database id, and loses the epochs, score, metrics, message, flags and
+        cancel request of its earlier attempt, so nothing is ever recorded twice.
+        """
+        ...
+
+    def record_epoch(self, trial_id: int, execution: int, epoch: int,
+                     metrics: Mapping[str, Any]) -> None:
+        """Store one epoch's metrics and count it in the trial's ``epochs_done``.
+
+        Each value is read with ``float()`` (numpy scalars included); a non-finite one
+        (a diverged epoch) is kept as None, and one ``float()`` cannot read is dropped.
+        Recording the same ``(execution, epoch)`` again replaces it.
+        """
+        ...
+
+    def finish_trial(self, trial_id: int, status: TrialStatus, score: float | None = None,
+                     metrics: Mapping[str, Any] | None = None, message: str | None = None,
+                     flags: list[str] | None = None) -> None:
+        """Record how a trial ended. A non-finite ``score`` is stored as None. Finishing
+        a finished trial again overwrites status, score, metrics and message; ``flags``
+        are replaced only when given."""
+        ...
+
+    def control_flags(self, run_id: int, trial_id: int | None = None) -> tuple[bool, bool]:
+        """(stop requested for the run, cancel requested for ``trial_id``): what a worker
+        polls at each epoch boundary. Cancel is False when no trial is given.
+
+        Not ``NotFoundError`` for a run that no longer exists (deleted under its
+        worker): the answer is stop. The relay raises ``NotFoundError`` for a trial id
+        that is not one of its run's; the database answers cancel False."""
+        ...
+
+    def heartbeat(self, run_id: int) -> None:
+        """Say the run's worker is alive. Where another process beats for the run (the
+        relay's chief does, for its remote workers) this does nothing."""
+        ...
+
+    def get_trial_by_key(self, run_id: int, trial_key: str) -> Trial:
+        """The run's trial with this key (any str()-able key)."""
+        ...
+
+    def list_trials(self, run_id: int) -> list[Trial]:
+        """The run's trials, ordered by number, then id."""
+        ...
+
+    def list_epochs(self, run_id: int, trial_id: int | None = None) -> list[Epoch]:
+        """The run's epochs (or one trial's), in the order they were recorded."""
+        ...
+
+
+@runtime_checkable
+class Store(Recorder, Protocol):
+    """The whole store: recording, plus what the engine, the pages and the CLI call."""
+
+    # -- runs ------------------------------------------------------------------------
+
+    def create_run(self, name: str, spec: Mapping[str, Any],
+                   status: RunStatus = RunStatus.QUEUED) -> Run:
+        """Store a new run (``QUEUED`` unless told) and return it."""
+        ...
+
+    def list_runs(self, statuses: list[RunStatus] | None = None,
+                  strategies: list[str] | None = None) -> list[Run]:
+        """All runs, newest first, optionally filtered by status and strategy name."""
+        ...
+
+    def queued_run_ids(self) -> list[int]:
+        """Ids of the queued runs, oldest first: what the engine launches next."""
+        ...
+
+    def update_max_trials(self, run_id: int, max_trials: int) -> None:
+        """Store the run's trial budget once it is known (Hyperband computes it)."""
+        ...
+
+    def claim_run(self, run_id: int, pid: int) -> bool:
+        """Move a queued run to running for worker ``pid``; False if someone else took it.
+        Atomic: of several processes claiming one run, exactly one gets True."""
+        ...
+
+    def set_worker(self, run_id: int, pid: int) -> None:
+        """Record the worker process of a running run, and beat for it."""
+        ...
+
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
+        """Record how a run ended. Trials still running become ``STOPPED`` for a stopped
+        run, ``INTERRUPTED`` otherwise."""
+        ...
+
+    def mark_interrupted(self, run_id: int, reason: str) -> bool:
+        """Mark a running run whose worker is gone; False if it is no longer running."""
+        ...
+
+    def reopen_run(self, run_id: int, spec: Mapping[str, Any], pid: int,
+                   max_trials: int | None) -> bool:
+        """Make a run that is not running ``running`` for ``pid`` in one step, replacing
+        its spec (a watched script); False when another process holds it running."""
+        ...
+
+    def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
+        """Store a new name and spec for a run (an imported project read again)."""
+        ...
+
+    def requeue_for_recycle(self, run_id: int) -> None:
+        """A worker retiring to free memory hands its running run back to the queue."""
+        ...
+
+    def request_stop(self, run_id: int) -> Run:
+        """Ask a running run to stop after the epoch in flight (a queued run stops at
+        once); ``InvalidTransitionError`` for a run in any other state."""
+        ...
+
+    def requeue(self, run_id: int) -> Run:
+        """Queue a stopped, interrupted or failed run again so a worker resumes it;
+        ``InvalidTransitionError`` otherwise."""
+        ...
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete a run that is not running, with its trials and epochs;
+        ``InvalidTransitionError`` for a running one."""
+        ...
+
+    # -- trials and epochs -------------------------------------------------------------
+
+    def request_cancel(self, run_id: int, trial_key: str) -> Trial:
+        """Ask a running trial's worker to cancel it at the next epoch boundary;
+        ``InvalidTransitionError`` for a finished trial."""
+        ...
+
+    def get_trial(self, trial_id: int) -> Trial:
+        """The trial with this database id."""
+        ...
+
+    def list_epochs(self, run_id: int, trial_id: int | None = None,
+                    after_id: int = 0) -> list[Epoch]:
+        """The run's epochs (or one trial's) with an id above ``after_id``, in order."""
+        ...
+
+    def changes_since(self, run_id: int, cursor: Cursor = Cursor()) -> RunChanges:
+        """The run, the trials changed and the epochs added since ``cursor``, read in one
+        snapshot, with the cursor to pass next time. Cursors only grow."""
+        ...
+
+    def close(self) -> None:
+        """Release this thread's connection; the store stays usable (it reconnects)."""
+        ...
