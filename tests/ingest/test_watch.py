@@ -6,26 +6,19 @@ tests read what it recorded and compare it with what KerasTuner itself reported.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.support.runs import ROOT
 
 
-def test_importing_tuning_loads_neither_tensorflow_nor_keras_tuner():
-    code = ("import sys, tuning, tuning.ingest.importer, tuning.insights.reports\n"
-            "watch = tuning.watch\n"
-            "assert callable(watch) and callable(tuning.watch)\n"
-            "loaded = [m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules]\n"
-            "assert not loaded, loaded\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+def test_tuning_watch_is_a_function_of_the_package():
+    # That importing ``tuning`` loads no TensorFlow is tests/test_import_hygiene.py's.
+    import tuning
+
+    assert callable(tuning.watch)
 
 
 SCRIPT_SPEC = {"name": "watched", "data": {"source": "script", "project": "/p/rs"},

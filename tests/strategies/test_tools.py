@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -347,23 +346,6 @@ def test_transfer_accepts_digits_classes_as_the_source_and_needs_one_architectur
     assert validate_spec(doc)["strategy"]["source"] == {"classes": [0, 1, 2]}
     doc["search_space"]["num_layers"] = {"type": "int", "min": 1, "max": 3}
     assert any(p.startswith("search_space.num_layers must be fixed") for p in problems(doc))
-
-
-def test_validating_a_tool_spec_imports_no_tensorflow():
-    import subprocess
-
-    code = ("import sys, json; from tuning.spec import load_spec_file; "
-            "[load_spec_file(f'examples/{n}') for n in sys.argv[1:]]; "
-            "import tuning.insights.tool_charts, tuning.spec.architecture, tuning.strategies.lr_finder; "
-            "print(json.dumps(sorted(m for m in ('tensorflow', 'keras', 'keras_hub') "
-            "if m in sys.modules)))")
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", code, *TOOL_EXAMPLES.values()], cwd=root,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
 
 
 # -- charts -------------------------------------------------------------------------

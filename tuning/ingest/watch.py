@@ -11,7 +11,7 @@ Contract:
   its own class built by ``recording.recording_tuner_class``: the engine's recording,
   stop and cancel machinery, unchanged. The search itself is the user's: no seeds are
   set, no callbacks replaced, nothing about training changes (except that a trial no
-  longer fails for want of ``tensorboard``, see ``executor``).
+  longer fails for want of ``tensorboard``, see ``runner.kt_compat``).
 - Each ``search`` call records into one run of the database (``db``, else
   ``TUNING_DB``, else the dashboard's default): every trial, and every epoch of every
   execution (a SklearnTuner: every cross-validation fold), committed as it happens.
@@ -321,11 +321,11 @@ def _watched_class(base: type) -> type:
         def search(self, *args, **kwargs):
             return _search(self, super().search, args, kwargs)
 
-        def _build_and_fit_model(self, trial, *args, **kwargs):
+        def fit_execution(self, trial, fit):
             # Count executions like the engine, but skip its per-execution seeding:
             # a watched script keeps the randomness its author chose.
             self._execution += 1
-            return super(recording, self)._build_and_fit_model(trial, *args, **kwargs)
+            return fit()
 
     if issubclass(base, kt.SklearnTuner):
         class WatchedSklearn(Watched):

@@ -5,5 +5,6 @@ the distributed chief and workers, the relay for workers on other machines, and 
 controls (queue, stop, cancel, resume) that pages and the CLI call.
 
 Only ``executor``, ``recording``, ``models``, ``distributed`` and ``training``'s callbacks
-import TensorFlow or KerasTuner, and only inside a worker process.
+import TensorFlow or KerasTuner, and only inside a worker process. KerasTuner's private API
+is touched only in ``kt_compat``, each use pinned by ``tests/runner/test_kt_compat.py``.
 """

@@ -49,12 +49,11 @@ def chief_env(tuner_id: str, host: str, port: int) -> dict[str, str]:
 def serve_oracle(oracle: Any, host: str, port: int) -> Any:
     """Serve ``oracle`` like KerasTuner's chief, without its blocking loop (we supervise)."""
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    from .kt_compat import add_oracle_service
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = OracleServicer(oracle)
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    add_oracle_service(server, oracle)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise RuntimeError(f"cannot serve the oracle on {host}:{port}; pick another "
                            "strategy.chief_host or free the port")

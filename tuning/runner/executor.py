@@ -73,10 +73,12 @@ def _save_best_model(tuner: Any, spec: Mapping[str, Any], dataset: Any, folder: 
         if best[0].trial_id == saved:
             return saved
         if spec["model"]["family"] == "mlp":
+            from .kt_compat import checkpoint_path
+
             # What ``tuner.load_model`` does, less its clear_session and two gc.collect()
             # calls: 0.4 s at the end of every run, for nothing in a process about to exit.
             model = tuner.hypermodel.build(best[0].hyperparameters)
-            model.load_weights(tuner._get_checkpoint_fname(best[0].trial_id))
+            model.load_weights(checkpoint_path(tuner, best[0].trial_id))
             model.save(os.path.join(folder, "best_model.keras"))
         else:
             import joblib

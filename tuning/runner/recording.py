@@ -6,6 +6,7 @@ rule, flag curves, enforce per-trial time limits, and reconcile KerasTuner's fil
 the database after a resume. The executor and ``tuning.watch`` both use it.
 
 Imports KerasTuner lazily, inside the factory: importing this module costs nothing.
+KerasTuner's private API is reached only through ``kt_compat``.
 """
 from __future__ import annotations
 
@@ -102,9 +103,13 @@ def recording_tuner_class(base: type) -> type:
     import keras
     import keras_tuner as kt
 
+    from .kt_compat import (ExecutionHook, LeanBuild, NoTensorBoardByDefault,
+                            drop_from_retry_queue, retry_queue)
+
     StopRequested, TimeLimitReached, Recycle = _make_reasons()
 
-    class Recording(base):  # type: ignore[misc, valid-type]
+    class Recording(NoTensorBoardByDefault, LeanBuild, ExecutionHook,  # type: ignore[misc, valid-type]
+                    base):
         stop_types = (StopRequested, TimeLimitReached, Recycle)
 
         def setup_recording(self, storage: Storage, run_id: int, spec: Mapping[str, Any],
@@ -132,12 +137,6 @@ def recording_tuner_class(base: type) -> type:
                          lambda: (self._trial_started, self._db_trial_id)).start()
 
         # -- KerasTuner hooks ------------------------------------------------------
-        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
-            # The stock hook imports tensorboard, which TF 2.21 no longer installs; only
-            # call it when the user asked for a TensorBoard callback.
-            if any(isinstance(cb, keras.callbacks.TensorBoard) for cb in callbacks):
-                super()._configure_tensorboard_dir(callbacks, trial, execution)
-
         def on_search_begin(self):
             super().on_search_begin()
             # KerasTuner reloads a project only once its tuner file exists, which it first
@@ -186,33 +185,13 @@ def recording_tuner_class(base: type) -> type:
             self._param_count: int | None = None
             self._trial_started = time.monotonic()
 
-        def _try_build(self, hp):
-            # KerasTuner's own version clears the session and then runs gc.collect() twice
-            # before every model: 0.2-0.4 s a trial once TensorFlow fills the heap, which
-            # Keras's docs advise skipping in short loops. Python's collector still frees
-            # the cycles on its own schedule, and a worker is replaced every
-            # ``recycle_every`` trials to keep memory flat (bench/bench_engine.py checks).
-            from keras_tuner.src.engine.tuner import maybe_compute_model_size
-
-            keras.backend.clear_session(free_memory=False)
-            model = self._build_hypermodel(hp)
-            if not isinstance(model, keras.models.Model):
-                raise kt.errors.FatalTypeError(
-                    "Expected the model-building function, or HyperModel.build() to return "
-                    f"a valid Keras Model instance. Received: {model} of type {type(model)}.")
-            size = maybe_compute_model_size(model)
-            if self.max_model_size and size > self.max_model_size:
-                raise kt.errors.FailedTrialError(f"Oversized model: {size} parameters. "
-                                                 "Skip model.")
-            return model
-
-        def _build_and_fit_model(self, trial, *args, **kwargs):
+        def fit_execution(self, trial, fit):
             if self._pruned and self._last_result is not None:
                 return self._last_result  # a pruned trial skips its remaining executions
             self._execution += 1
             seed = int(self._spec["seed"]) + 1000 * int(trial.trial_id) + self._execution
             keras.utils.set_random_seed(seed)
-            self._last_result = super()._build_and_fit_model(trial, *args, **kwargs)
+            self._last_result = fit()
             return self._last_result
 
         def on_epoch_end(self, trial, model, epoch, logs=None):
@@ -357,8 +336,7 @@ def recording_tuner_class(base: type) -> type:
             self._close_timed_out_trials()
             finished = {tid for tid, t in oracle.trials.items()
                         if t.status in ("COMPLETED", "FAILED")}
-            if hasattr(oracle, "_retry_queue"):
-                oracle._retry_queue = [tid for tid in oracle._retry_queue if tid not in finished]
+            drop_from_retry_queue(oracle, finished)
             for tid in finished:
                 kt_trial = oracle.trials[tid]
                 try:
@@ -376,7 +354,7 @@ def recording_tuner_class(base: type) -> type:
         def _close_timed_out_trials(self) -> None:
             """A trial the watchdog failed (it hung) is not retried: KerasTuner is told so."""
             oracle = self.oracle
-            for tid in list(getattr(oracle, "_retry_queue", [])):
+            for tid in retry_queue(oracle):
                 try:
                     record = self._storage.get_trial_by_key(self._run_id, tid)
                 except Exception:
@@ -386,7 +364,7 @@ def recording_tuner_class(base: type) -> type:
                 kt_trial = oracle.trials[tid]
                 kt_trial.status = "FAILED"
                 kt_trial.message = record.message
-                oracle._retry_queue.remove(tid)
+                drop_from_retry_queue(oracle, [tid])
                 # end_trial with the Trial itself (not an id and a status, which would reset
                 # its values) lets each oracle do its own bookkeeping, e.g. the grid's next point.
                 oracle.end_trial(kt_trial)

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import keras_tuner as kt
 
+from tuning.runner.kt_compat import rebuild_grid_frontier
 from .manual import sequential_plan, sequential_values
 
 STAGE_KEY = "tuner/stage"
@@ -84,25 +85,12 @@ class SequentialOracle(kt.Oracle):
 class ResumableGridSearchOracle(kt.oracles.GridSearchOracle):
     """KerasTuner's grid oracle, able to resume.
 
-    The stock oracle keeps the grid's order (``_ordered_ids``) and its frontier
-    (``_populate_next``) only in memory: reloaded from disk it either raises KeyError or
-    declares the grid finished after the trials already run. Both are derived again here
-    from the trials on disk, which is all they encode.
+    The stock oracle keeps the grid's order and its frontier only in memory: reloaded
+    from disk it either raises KeyError or declares the grid finished after the trials
+    already run. Both are derived again from the trials on disk, which is all they
+    encode (``kt_compat.rebuild_grid_frontier``).
     """
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
-        self._rebuild_frontier()
-
-    def _rebuild_frontier(self) -> None:
-        from functools import cmp_to_key
-
-        from keras_tuner.src.tuners.gridsearch import LinkedList
-
-        ids = sorted(self.trials, key=cmp_to_key(
-            lambda a, b: self._compare(self.trials[a].hyperparameters.values,
-                                       self.trials[b].hyperparameters.values)))
-        self._ordered_ids = LinkedList()
-        for trial_id in ids:
-            self._ordered_ids.insert(trial_id)
-        self._populate_next = list(ids)
+        rebuild_grid_frontier(self)
