@@ -23,6 +23,7 @@ ALLOWED_WHEN_VALIDATING = ("sklearn",)
 # Modules that only worker processes import (each says so): they train or drive KerasTuner.
 WORKER_ONLY = ("tuning.runner.executor", "tuning.runner.recording", "tuning.runner.models",
                "tuning.runner.distributed", "tuning.runner.kt_compat", "tuning.runner.worker",
+               "tuning.ingest.watched",
                "tuning.strategies.oracles", "tuning.worker")
 NO_STREAMLIT = ("tuning", "storage")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from storage import TrialStatus
-from tuning.runner.recording import EXIT_RECYCLE, Watchdog
+from tuning.runner.run_control import EXIT_RECYCLE, Watchdog
 from tuning.runner.tool_context import ToolContext
 
 

@@ -8,7 +8,7 @@ One added line::
 
 Contract:
 - ``watch`` returns the very tuner it was given, its class swapped for a subclass of
-  its own class built by ``recording.recording_tuner_class``: the engine's recording,
+  its own class with the engine's ``Recording`` in front (``watched``): the engine's recording,
   stop and cancel machinery, unchanged. The search itself is the user's: no seeds are
   set, no callbacks replaced, nothing about training changes (except that a trial no
   longer fails for want of ``tensorboard``, see ``runner.kt_compat``).
@@ -35,7 +35,6 @@ Imports KerasTuner (through ``executor``) only when ``watch`` is called: importi
 """
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import sys
@@ -43,15 +42,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from storage import NotFoundError, RunStatus, Storage, StorageError, TrialStatus
+from storage import NotFoundError, RunStatus, Storage, StorageError
 
 from .kt_project import planned_epochs, search_space, strategy_of_class, strategy_section
 from tuning.paths import default_db_path
 
 SCRIPT_SOURCE = "script"
 CUSTOM_FAMILY = "custom"
-# A watched process never retires itself to keep memory flat: it is the user's process.
-_NEVER = 2**62
 # The engine calls a worker dead after this long without a heartbeat (engine.STALE_HEARTBEAT_S).
 _STALE_S = 15.0
 _CLASSES: dict[type, type] = {}
@@ -212,24 +209,14 @@ def _say(session: _Session, key: str, text: str) -> None:
         print(f"tuning.watch: {text}", file=sys.stderr, flush=True)
 
 
-def _finish_completed(storage: Storage, run_id: int) -> None:
-    trials = storage.list_trials(run_id)
-    if trials and not any(t.status is TrialStatus.COMPLETED for t in trials):
-        last = trials[-1].message or "see the trials' messages"
-        storage.finish_run(run_id, RunStatus.FAILED,
-                           error=f"no trial completed; last error: {last}")
-    else:
-        storage.finish_run(run_id, RunStatus.COMPLETED)
+def _close(storage: Storage, run_id: int, outcome: BaseException | None) -> None:
+    """Record how the run ended, as the engine does (``run_control.conclude``); a database
+    problem here must not hide the search's own outcome (its result, or the user's error
+    being raised)."""
+    from tuning.runner.run_control import conclude
 
-
-def _close(storage: Storage, run_id: int, status: RunStatus, error: str | None = None) -> None:
-    """Record how the run ended; a database problem here must not hide the search's own
-    outcome (its result, or the user's error being raised)."""
     try:
-        if status is RunStatus.COMPLETED:
-            _finish_completed(storage, run_id)
-        else:
-            storage.finish_run(run_id, status, error=error)
+        conclude(storage, run_id, outcome, log=False)
     except StorageError as exc:
         print(f"tuning.watch: could not record the end of run {run_id}: {exc}",
               file=sys.stderr, flush=True)
@@ -237,7 +224,7 @@ def _close(storage: Storage, run_id: int, status: RunStatus, error: str | None =
 
 def _search(tuner: Any, search: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     """``search`` inside a run: open it, heartbeat, record, and close it as it ended."""
-    from tuning.runner.recording import _failure_summary, _Heartbeat
+    from tuning.runner.run_control import Heartbeat, RunEnded
 
     session: _Session = tuner._watch
     storage = session.storage
@@ -246,100 +233,29 @@ def _search(tuner: Any, search: Callable[..., Any], args: tuple, kwargs: dict) -
     session.run_id = run_id
     _say(session, f"run-{run_id}", f"recording into run {run_id} of {storage.path}")
     tuner.setup_recording(storage, run_id, spec, f"{socket.gethostname()}:{os.getpid()}",
-                          recycle_after=_NEVER, time_spent_s=0.0)
-    heartbeat = _Heartbeat(storage, run_id)
+                          recycle_after=None, time_spent_s=0.0)
+    heartbeat = Heartbeat(storage, run_id)
     heartbeat.start()
     try:
         result = search(*args, **kwargs)
-    except tuner.stop_types:
-        _close(storage, run_id, RunStatus.STOPPED)
+    except RunEnded as outcome:  # a stop requested from the dashboard or the CLI
+        _close(storage, run_id, outcome)
         print(f"tuning.watch: run {run_id} stopped on request; search() returns",
               file=sys.stderr, flush=True)
         return None
-    except KeyboardInterrupt:
-        _close(storage, run_id, RunStatus.STOPPED, error="interrupted in the script (Ctrl-C)")
-        raise
-    except BaseException as exc:
-        _close(storage, run_id, RunStatus.FAILED, error=_failure_summary(exc))
+    except BaseException as outcome:  # the user's error, or Ctrl-C: recorded, then raised
+        _close(storage, run_id, outcome)
         raise
     finally:
         heartbeat.done.set()
-    _close(storage, run_id, RunStatus.COMPLETED)
+    _close(storage, run_id, None)
     return result
 
 
-class _Folds:
-    """Records a SklearnTuner trial fold by fold, by wrapping its scoring and metrics.
-
-    SklearnTuner scores each fold, then computes each extra metric; a fold's row is
-    written at its score and rewritten as each metric arrives.
-    """
-
-    def __init__(self, tuner: Any):
-        self.tuner = tuner
-        self.fold = -1
-        self.row: dict[str, Any] = {}
-
-    def _write(self) -> None:
-        self.tuner._storage.record_epoch(self.tuner._db_trial_id, 0, self.fold, self.row)
-
-    def scoring(self, scoring: Any) -> Callable[..., Any]:
-        def score(model, X, y, sample_weight=None):
-            value = (model.score(X, y, sample_weight=sample_weight) if scoring is None
-                     else scoring(model, X, y, sample_weight=sample_weight))
-            self.fold += 1
-            self.row = {"score": value}
-            self._write()
-            self.tuner.obey_controls(f"fold {self.fold + 1}")
-            return value
-        return score
-
-    def metric(self, metric: Any) -> Any:
-        if not hasattr(metric, "__name__"):
-            return metric  # SklearnTuner itself fails on it, with its own message
-
-        @functools.wraps(metric)
-        def measured(y_true, y_pred, sample_weight=None):
-            value = metric(y_true, y_pred, sample_weight=sample_weight)
-            self.row[metric.__name__] = value
-            self._write()
-            return value
-        return measured
-
-
 def _watched_class(base: type) -> type:
-    """``recording_tuner_class(base)`` plus the watch: one class per base, reused."""
-    if base in _CLASSES:
-        return _CLASSES[base]
-    import keras_tuner as kt
+    """``base`` with the watch in front of it (``watched.Watched``): one class per base."""
+    if base not in _CLASSES:
+        from .watched import watched_class
 
-    from tuning.runner.recording import recording_tuner_class
-
-    recording = recording_tuner_class(base)
-
-    class Watched(recording):  # type: ignore[misc, valid-type]
-        def search(self, *args, **kwargs):
-            return _search(self, super().search, args, kwargs)
-
-        def fit_execution(self, trial, fit):
-            # Count executions like the engine, but skip its per-execution seeding:
-            # a watched script keeps the randomness its author chose.
-            self._execution += 1
-            return fit()
-
-    if issubclass(base, kt.SklearnTuner):
-        class WatchedSklearn(Watched):
-            def run_trial(self, trial, *args, **kwargs):
-                scoring, metrics = self.scoring, self.metrics
-                folds = _Folds(self)
-                self.scoring = folds.scoring(scoring)
-                self.metrics = [folds.metric(m) for m in metrics]
-                try:
-                    return super().run_trial(trial, *args, **kwargs)
-                finally:
-                    self.scoring, self.metrics = scoring, metrics
-
-        Watched = WatchedSklearn  # noqa: N806
-    Watched.__name__ = Watched.__qualname__ = f"Watched{base.__name__}"
-    _CLASSES[base] = Watched
-    return Watched
+        _CLASSES[base] = watched_class(base)
+    return _CLASSES[base]

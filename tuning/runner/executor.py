@@ -1,8 +1,9 @@
 """Runs one run's search inside a worker process and records it as it happens.
 
 The strategy (a KerasTuner oracle) proposes; this module builds the tuner and executes
-the run, with recording hooks from ``recording``. Stop and cancel requests are read from
-the database at each epoch boundary, so the dashboard needs no handle on this process.
+the run, with recording hooks from ``recording`` under the run control (``run_control``:
+stop and cancel requests are read from the database at each epoch boundary, so the
+dashboard needs no handle on this process; ``conclude`` records how the run ended).
 
 Imports TensorFlow (through ``models``): only worker processes import this module.
 """
@@ -14,14 +15,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from storage import Recorder, RunStatus, Storage, TrialStatus, plain_json
+from storage import Recorder, RunStatus, Storage, plain_json
 
 from tuning import strategies
 from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
-from .recording import (EXIT_DONE, EXIT_RECYCLE, Watchdog, _failure_summary, _Heartbeat,
-                        recording_sklearn_class, recording_tuner_class)
-from .run_control import conclude, time_spent
+from .recording import recording_class
+from .run_control import (EXIT_DONE, EXIT_RECYCLE, Heartbeat, Recycle, RunEnded, StopRequested,
+                          conclude, time_spent)
 from .training import fit_callbacks
 
 
@@ -45,7 +46,7 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
         cv = (model_selection.StratifiedKFold(folds, shuffle=True, random_state=seed % 2**32)
               if dataset.task == "classification"
               else model_selection.KFold(folds, shuffle=True, random_state=seed % 2**32))
-        cls = recording_sklearn_class(kt.SklearnTuner)
+        cls = recording_class(kt.SklearnTuner)
         tuner = cls(oracle=oracle, hypermodel=hypermodel,
                     scoring=sk_metrics.get_scorer(spec["objective"]["metric"]), cv=cv,
                     directory=directory, project_name="kt", overwrite=False)
@@ -55,7 +56,7 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
                                dataset.n_classes, spec["training"]["batch_size"])
     objective = kt.Objective(spec["objective"]["metric"], spec["objective"]["direction"])
     base, arguments = chosen.tuner_for_keras(kt, spec, objective, seed, failures)
-    return recording_tuner_class(base)(
+    return recording_class(base)(
         hypermodel=hypermodel, executions_per_trial=strategy["executions_per_trial"],
         directory=directory, project_name="kt", overwrite=False, **arguments)
 
@@ -101,7 +102,7 @@ def execute_run(storage: Storage, run_id: int, worker_name: str = "local",
     """
     run = storage.get_run(run_id)
     spec = plain_json(run.spec)
-    heartbeat = _Heartbeat(storage, run_id)
+    heartbeat = Heartbeat(storage, run_id)
     heartbeat.start()
     try:
         return _execute(storage, run_id, spec, worker_name, workers)
@@ -150,24 +151,14 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     if strategies.get(spec["strategy"]["name"]).budget is not None:
         # A strategy that counts its own trials (Hyperband): keep the stored total honest.
         storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
+    def save_best() -> None:
+        _save_best_model(tuner, spec, dataset, folder)
+
     try:
         _search(tuner, spec, dataset)
-    except tuner.stop_types as reason:
-        stop_cls, limit_cls, recycle_cls = tuner.stop_types
-        if isinstance(reason, recycle_cls):
-            storage.requeue_for_recycle(run_id)
-            return EXIT_RECYCLE
-        if isinstance(reason, stop_cls):
-            storage.finish_run(run_id, RunStatus.STOPPED)
-            return EXIT_DONE
-        _save_best_model(tuner, spec, dataset, folder)
-        storage.finish_run(run_id, RunStatus.COMPLETED, error=str(reason))
-        return EXIT_DONE
-    except Exception as exc:
-        traceback.print_exc()
-        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
-        return EXIT_DONE
-    return _finish(storage, run_id, spec, tuner, dataset, folder, RunStatus.COMPLETED)
+    except Exception as outcome:  # a RunEnded, or what broke the search
+        return conclude(storage, run_id, outcome, save_best=save_best)
+    return conclude(storage, run_id, None, save_best=save_best)
 
 
 def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
@@ -198,12 +189,13 @@ def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: An
         status = coordinate(storage, run_id, spec, tuner, folder, procs,
                             local_search=lambda: _search_as_worker(tuner, spec, dataset),
                             after_local=save_while_others_train)
-    except Exception as exc:
+    except Exception as outcome:
         stop_workers(procs)
-        traceback.print_exc()
-        storage.finish_run(run_id, RunStatus.FAILED, error=_failure_summary(exc))
-        return EXIT_DONE
-    return _finish(storage, run_id, spec, tuner, dataset, folder, status, saved.get("trial"))
+        return conclude(storage, run_id, outcome)
+    return conclude(storage, run_id,
+                    StopRequested("stop requested") if status is RunStatus.STOPPED else None,
+                    save_best=lambda: _save_best_model(tuner, spec, dataset, folder,
+                                                       saved.get("trial")))
 
 
 def _search_as_worker(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
@@ -213,22 +205,8 @@ def _search_as_worker(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None
     tuner.tuner_id = "tuner0"
     try:
         _search(tuner, spec, dataset)
-    except tuner.stop_types:
+    except RunEnded:
         pass  # stop or time limit: the supervisor sees the workers end, the status says why
-
-
-def _finish(storage: Storage, run_id: int, spec: dict[str, Any], tuner: Any, dataset: Any,
-            folder: str, status: RunStatus, saved: str | None = None) -> int:
-    trials = storage.list_trials(run_id)
-    if status is RunStatus.COMPLETED and trials and not any(
-            t.status is TrialStatus.COMPLETED for t in trials):
-        last = trials[-1].message or "see the trials' messages"
-        storage.finish_run(run_id, RunStatus.FAILED, error=f"no trial completed; last error: {last}")
-        return EXIT_DONE
-    if status is RunStatus.COMPLETED:
-        _save_best_model(tuner, spec, dataset, folder, saved)
-    storage.finish_run(run_id, status)
-    return EXIT_DONE
 
 
 def execute_worker(storage: Recorder, run_id: int, tuner_id: str,
@@ -250,8 +228,8 @@ def execute_worker(storage: Recorder, run_id: int, tuner_id: str,
                           time_spent_s=time_spent(storage, run_id))
     try:
         _search(tuner, spec, dataset)
-    except tuner.stop_types as reason:
-        return EXIT_RECYCLE if isinstance(reason, tuner.stop_types[2]) else EXIT_DONE
+    except RunEnded as reason:  # the chief records how the run ends
+        return EXIT_RECYCLE if isinstance(reason, Recycle) else EXIT_DONE
     return EXIT_DONE
 
 

@@ -170,7 +170,8 @@ def conclude(storage: Any, run_id: int, outcome: BaseException | None, *,
 
     ``outcome``: None when the search ran to its end, else what ended it. A ``Recycle``
     hands the run back to the queue; a ``StopRequested`` ends it stopped; a
-    ``TimeLimitReached`` ends it completed with the reason as its error; anything else
+    ``TimeLimitReached`` ends it completed with the reason as its error; Ctrl-C ends it
+    stopped, saying so; anything else
     ends it failed, in ``failure_summary``'s words (the traceback goes to the worker's
     log when ``log``). A search that ran to its end without one completed trial failed.
     ``save_best`` keeps the best model of a run that ends completed.
@@ -185,6 +186,9 @@ def conclude(storage: Any, run_id: int, outcome: BaseException | None, *,
         if save_best is not None:
             save_best()
         storage.finish_run(run_id, RunStatus.COMPLETED, error=str(outcome))
+        return EXIT_DONE
+    if isinstance(outcome, KeyboardInterrupt):
+        storage.finish_run(run_id, RunStatus.STOPPED, error="interrupted (Ctrl-C)")
         return EXIT_DONE
     if outcome is not None:
         if log:
