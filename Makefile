@@ -21,6 +21,7 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/streamlit run app.py
 
 test: $(DEV_STAMP) browser
+	$(VENV)/bin/python -m ruff check .
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)

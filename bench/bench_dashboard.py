@@ -31,15 +31,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from storage import RunStatus, Storage, TrialStatus  # noqa: E402
-from tuning.insights import analysis
-from tuning.insights import charts  # noqa: E402
+from tuning.insights import (
+    analysis,
+    charts,  # noqa: E402
+)
 from tuning.spec import validate_spec  # noqa: E402
 
 PAGE_TARGET_S = 1.0

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_engine import SPEC, time_bare  # noqa: E402
+
 from storage import Storage  # noqa: E402
 
 

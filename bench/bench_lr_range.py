@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from storage import RunStatus, Storage, TrialStatus  # noqa: E402
-
 from tuning.strategies.lr_finder import fixed_training_spec  # noqa: E402
 
 DATA = {"source": "sklearn", "name": "digits", "validation_split": 0.2}
@@ -139,13 +138,13 @@ def main() -> int:
     ratio = mean["range_epochs"] / mean["search_epochs"]
     print(f"\nmean over {len(rows)} seed(s), validation accuracy of the best epoch / last epoch:")
     lines = (
-        ("A  random search, %d trials x %d epochs" % (SEARCH_TRIALS, SEARCH_EPOCHS), "search",
+        (f"A  random search, {SEARCH_TRIALS} trials x {SEARCH_EPOCHS} epochs", "search",
          f"{mean['search_epochs']:.0f} epochs, {mean['search_s']:.0f} s wall"),
-        ("B  range test (%d batches) + %d epochs, cosine from its suggestion"
-         % (RANGE_STEPS, FIXED_EPOCHS), "range",
+        (f"B  range test ({RANGE_STEPS} batches) + {FIXED_EPOCHS} epochs, cosine from its "
+         "suggestion", "range",
          f"{mean['range_epochs']:.1f} epochs ({ratio:.3f} of A), {mean['range_s']:.0f} s wall"),
-        ("B0 the same %d epochs at the suggestion held constant" % FIXED_EPOCHS, "constant", ""),
-        ("C  B's %d-epoch cosine training at A's best rate" % FIXED_EPOCHS, "alike", ""))
+        (f"B0 the same {FIXED_EPOCHS} epochs at the suggestion held constant", "constant", ""),
+        (f"C  B's {FIXED_EPOCHS}-epoch cosine training at A's best rate", "alike", ""))
     for label, key, extra in lines:
         print(f"  {label}: {mean[key + '_best']:.2%} / {mean[key + '_final']:.2%}"
               + (f"  ({extra})" if extra else ""))

@@ -14,6 +14,7 @@ from storage import Run, Storage, StorageError
 from tuning.paths import default_db_path
 from tuning.spec import SpecError
 
+
 def _leave_pages_directory_mode() -> None:
     """Make sure app.py, not a page, is what runs.
 

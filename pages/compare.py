@@ -8,8 +8,19 @@ import streamlit as st
 
 from pages._common import fmt_duration, get_storage, run_label, show_error
 from storage import StorageError, plain_json
-from tuning.insights.analysis import best_so_far, best_trial, hp_importance, hyperparameters, trials_frame
-from tuning.insights.charts import best_so_far_chart, importance_chart, parallel_coordinates, slice_plots
+from tuning.insights.analysis import (
+    best_so_far,
+    best_trial,
+    hp_importance,
+    hyperparameters,
+    trials_frame,
+)
+from tuning.insights.charts import (
+    best_so_far_chart,
+    importance_chart,
+    parallel_coordinates,
+    slice_plots,
+)
 
 storage = get_storage()
 state = st.session_state

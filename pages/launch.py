@@ -13,18 +13,32 @@ import streamlit as st
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
 from storage import StorageError, plain_json
 from tuning import catalog, strategies
-from tuning.spec.architecture import SHAPES
-from tuning.runner.control import queue_race, queue_run
 from tuning.data import DataError
-from tuning.spec.estimates import run_cost
 from tuning.paths import PROJECT_ROOT, uploads_dir
+from tuning.runner.control import queue_race, queue_run
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
 from tuning.spec import Problem, SpecError, validate_spec
-from tuning.spec.form import (EARLY_STOPPING_MONITORS, FAILURE_FIELDS, FORM_DEFAULTS,
-                              OPTION_KEYS, default_name, form_from_spec, number_field,
-                              number_options, offers_early_stopping, offers_lr_schedule,
-                              offers_pruning, offers_workers, sets_own_epochs, spec_from_form,
-                              takes_combine, takes_stage_order, takes_tool_options)
+from tuning.spec.architecture import SHAPES
+from tuning.spec.estimates import run_cost
+from tuning.spec.form import (
+    EARLY_STOPPING_MONITORS,
+    FAILURE_FIELDS,
+    FORM_DEFAULTS,
+    OPTION_KEYS,
+    default_name,
+    form_from_spec,
+    number_field,
+    number_options,
+    offers_early_stopping,
+    offers_lr_schedule,
+    offers_pruning,
+    offers_workers,
+    sets_own_epochs,
+    spec_from_form,
+    takes_combine,
+    takes_stage_order,
+    takes_tool_options,
+)
 from tuning.spec.space_table import rows_frame, space_from_rows, space_to_rows, with_template
 
 storage = get_storage()

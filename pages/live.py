@@ -12,14 +12,29 @@ import streamlit as st
 from pages._common import fmt_duration, fmt_score, get_storage, pick_run, show_error
 from storage import StorageError, TrialStatus, plain_json
 from tuning import catalog, strategies
-from tuning.insights.analysis import (RunView, best_so_far, best_trial, hyperband_table, hyperparameters,
-                             leaderboard, metric_names, progress, top_trial_keys)
+from tuning.insights.analysis import (
+    RunView,
+    best_so_far,
+    best_trial,
+    hyperband_table,
+    hyperparameters,
+    leaderboard,
+    metric_names,
+    progress,
+    top_trial_keys,
+)
 from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
+from tuning.insights.stages import pruning_summary, sequential_stages
+from tuning.insights.tool_charts import (
+    batch_size_chart,
+    lora_chart,
+    lr_range_chart,
+    lr_suggestion,
+    score_vs_params_chart,
+    transfer_chart,
+)
 from tuning.runner.control import cancel_trial, stop_run
 from tuning.strategies.lr_finder import fixed_training_spec, follow_up_spec
-from tuning.insights.stages import pruning_summary, sequential_stages
-from tuning.insights.tool_charts import (batch_size_chart, lora_chart, lr_range_chart, lr_suggestion,
-                                score_vs_params_chart, transfer_chart)
 
 storage = get_storage()
 state = st.session_state

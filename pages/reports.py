@@ -5,8 +5,14 @@ import streamlit as st
 
 from pages._common import get_storage, pick_run, show_error
 from storage import StorageError
-from tuning.insights.reports import (best_model_path, best_params_json, html_report, markdown_summary,
-                            rebuild_script, trials_csv)
+from tuning.insights.reports import (
+    best_model_path,
+    best_params_json,
+    html_report,
+    markdown_summary,
+    rebuild_script,
+    trials_csv,
+)
 
 storage = get_storage()
 

@@ -7,8 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages._common import (LIVE_PAGE, fmt_duration, fmt_score, get_storage, pick_run,
-                           show_error)
+from pages._common import LIVE_PAGE, fmt_duration, fmt_score, get_storage, pick_run, show_error
 from storage import RunStatus, StorageError
 from tuning import strategies
 from tuning.runner.control import delete_run, resume_run, stop_run

@@ -26,7 +26,8 @@ Promises that hold for every call of both:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
 

@@ -6,8 +6,9 @@ between threads, or compare it with a later read without copying.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 class RunStatus(str, enum.Enum):
@@ -123,7 +124,7 @@ class RunChanges:
     run: Run
     trials: tuple[Trial, ...]
     epochs: tuple[Epoch, ...]
-    cursor: "Cursor"
+    cursor: Cursor
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
+from typing import Any
 
 import orjson
-from typing import Any, Iterator, Mapping
 
 from ._json import frozen_json, plain_json
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus

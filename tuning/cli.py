@@ -18,14 +18,23 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
-from storage import (InvalidTransitionError, NotFoundError, Run, RunStatus, Storage,
-                     StorageError, TrialStatus, plain_json)
-
-from .runner import control
+from storage import (
+    InvalidTransitionError,
+    NotFoundError,
+    Run,
+    RunStatus,
+    Storage,
+    StorageError,
+    TrialStatus,
+    plain_json,
+)
 from tuning.runner.engine import Engine
+
 from .paths import default_db_path
+from .runner import control
 from .spec import SpecError, load_spec_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
@@ -223,6 +232,7 @@ def _delete(storage: Storage, args: argparse.Namespace) -> int:
 
 def _worker_command(storage: Storage, args: argparse.Namespace) -> int:
     from tuning.runner.distributed import join_command
+
     from .paths import run_dir
 
     run = storage.get_run(args.run_id)

@@ -114,7 +114,7 @@ def _choose(page, label: str, option: str) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     box = page.get_by_role("combobox", name=label, exact=True)
-    for attempt in range(5):
+    for _attempt in range(5):
         _idle(page)
         box.click()
         try:

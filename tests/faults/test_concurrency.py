@@ -15,9 +15,9 @@ import pytest
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import ROOT, end_workers, wait_for
 from tuning.insights.analysis import RunView
+from tuning.paths import run_dir
 from tuning.runner.control import queue_run
 from tuning.runner.engine import Engine
-from tuning.paths import run_dir
 
 pytestmark = pytest.mark.slow
 

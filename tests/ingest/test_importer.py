@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from storage import RunStatus, Storage, TrialStatus
-from tests.support.kt_folders import (hyperband_project, keras_metrics, random_project, trial,
-                                    write_project)
+from tests.support.kt_folders import (
+    hyperband_project,
+    keras_metrics,
+    random_project,
+    trial,
+    write_project,
+)
 from tuning import cli
 from tuning.ingest.importer import ProjectImportError, import_project, read_project
 from tuning.ingest.kt_project import grid_size, infer_objective, search_space

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from storage import Storage, TrialStatus
-from tuning.insights import analysis
-from tuning.insights import charts
+from tuning.insights import analysis, charts
 from tuning.spec import validate_spec
 
 SPACE = {

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from storage import Storage, TrialStatus
 from tuning.insights.reports import html_report, markdown_summary
-from tuning.spec import validate_spec
 from tuning.insights.stages import pruning_summary, sequential_stages
+from tuning.spec import validate_spec
 
 
 def seq_run(storage: Storage):

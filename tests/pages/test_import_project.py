@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from page_helpers import open_app, plotly_specs
+
 from tests.support.kt_folders import hyperband_project, random_project
 
 PAGE = "pages/import_project.py"

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from page_helpers import SK_SPEC, open_app
 
 from storage import plain_json
-from tuning.runner.control import queue_run
 from tuning.paths import uploads_dir
-
-from page_helpers import SK_SPEC, open_app
+from tuning.runner.control import queue_run
 
 
 def shown_spec(at) -> dict:

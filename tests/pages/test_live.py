@@ -1,10 +1,10 @@
 """The live page: progress, leaderboard and curves read from the database."""
 from __future__ import annotations
 
+from page_helpers import MLP_SPEC, finished, open_app, plotly_specs, points, seed_trials
+
 from storage import RunStatus
 from tuning.runner.control import queue_run
-
-from page_helpers import MLP_SPEC, finished, open_app, plotly_specs, points, seed_trials
 
 
 def test_a_running_run_shows_curves_with_the_running_trial_highlighted(db):

@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from page_helpers import MLP_SPEC, SK_SPEC, finished, open_app, plotly_specs, seed_trials
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from tuning.runner.control import queue_run
 from tuning.paths import run_dir
-
-from page_helpers import MLP_SPEC, SK_SPEC, finished, open_app, plotly_specs, seed_trials
+from tuning.runner.control import queue_run
 
 
 @pytest.fixture

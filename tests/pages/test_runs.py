@@ -1,9 +1,9 @@
 """The runs table: every status shows, filters work, control errors are text."""
 from __future__ import annotations
 
-from storage import RunStatus
-
 from page_helpers import SK_SPEC, open_app
+
+from storage import RunStatus
 
 
 def seed_every_status(db) -> dict[RunStatus, int]:

@@ -11,8 +11,8 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.support.runs import ROOT, run_spec, start_spec, wait_for
-from tuning.runner.distributed import start_before_import, stop_workers
 from tuning.paths import run_dir
+from tuning.runner.distributed import start_before_import, stop_workers
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 import pytest
 
 from storage import RunStatus, TrialStatus
-from tuning.runner.run_control import (EXIT_DONE, EXIT_RECYCLE, Recycle, RunControl, RunEnded,
-                                       StopRequested, TimeLimitReached, TrialCancelled,
-                                       TrialEnded, TrialTimedOut, conclude, failure_summary,
-                                       time_spent)
+from tuning.runner.run_control import (
+    EXIT_DONE,
+    EXIT_RECYCLE,
+    Recycle,
+    RunControl,
+    RunEnded,
+    StopRequested,
+    TimeLimitReached,
+    TrialCancelled,
+    TrialEnded,
+    TrialTimedOut,
+    conclude,
+    failure_summary,
+    time_spent,
+)
 
 
 class Clock:

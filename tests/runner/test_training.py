@@ -10,10 +10,9 @@ import sys
 import pytest
 
 from storage import RunStatus
-from tuning.spec import SpecError, validate_spec
-from tuning.runner.training import cosine_rate
-
 from tests.support.runs import ROOT, run_spec
+from tuning.runner.training import cosine_rate
+from tuning.spec import SpecError, validate_spec
 
 
 def test_cosine_rate_starts_at_the_base_halves_midway_and_ends_at_zero():

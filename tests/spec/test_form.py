@@ -9,15 +9,27 @@ from typing import Any
 
 import pytest
 
-from tuning import catalog
+from tuning import catalog, strategies
 from tuning.spec import validate_spec
-from tuning.spec.form import (FORM_DEFAULTS, OPTION_KEYS, FormDraft, default_name,
-                              form_from_spec, fresh_state, number_options, offers_early_stopping,
-                              offers_lr_schedule, offers_pruning, offers_workers,
-                              sets_own_epochs, spec_from_form, takes_combine, takes_stage_order,
-                              takes_tool_options)
+from tuning.spec.form import (
+    FORM_DEFAULTS,
+    OPTION_KEYS,
+    FormDraft,
+    default_name,
+    form_from_spec,
+    fresh_state,
+    number_options,
+    offers_early_stopping,
+    offers_lr_schedule,
+    offers_pruning,
+    offers_workers,
+    sets_own_epochs,
+    spec_from_form,
+    takes_combine,
+    takes_stage_order,
+    takes_tool_options,
+)
 from tuning.spec.space_table import space_to_rows
-from tuning import strategies
 
 TOOLS = [s.name for s in strategies.REGISTRY.values() if s.is_tool]
 

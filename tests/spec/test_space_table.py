@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from tuning.spec import validate_spec
-from tuning.spec.space_table import (parse_value, rows_frame, space_from_rows, space_to_rows,
-                                     with_template)
+from tuning.spec.space_table import (
+    parse_value,
+    rows_frame,
+    space_from_rows,
+    space_to_rows,
+    with_template,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

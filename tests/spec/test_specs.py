@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tuning import catalog
-from tuning.spec import (MAX_GRID_COMBINATIONS, Problem, SpecError, load_spec_file,
-                          parse_spec_text, validate_spec)
+from tuning.spec import (
+    MAX_GRID_COMBINATIONS,
+    Problem,
+    SpecError,
+    load_spec_file,
+    parse_spec_text,
+    validate_spec,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

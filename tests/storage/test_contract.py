@@ -13,8 +13,8 @@ import inspect
 import math
 import os
 import threading
+from collections.abc import Iterator
 from types import MappingProxyType
-from typing import Iterator
 
 import numpy as np
 import pytest

@@ -15,8 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from storage import (SCHEMA_VERSION, Cursor, InvalidTransitionError, NotFoundError, RunStatus,
-                     Storage, StorageError, TrialStatus)
+from storage import (
+    SCHEMA_VERSION,
+    Cursor,
+    InvalidTransitionError,
+    NotFoundError,
+    RunStatus,
+    Storage,
+    StorageError,
+    TrialStatus,
+)
 from storage._schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[2]

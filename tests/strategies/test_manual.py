@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from tuning.strategies import manual
 from tuning.insights.curves import diagnose, median_rule
 from tuning.spec import SpecError, validate_spec
+from tuning.strategies import manual
 
 SPACE = {
     "units": {"type": "int", "min": 16, "max": 64, "step": 16, "sampling": "linear"},

@@ -8,10 +8,10 @@ import pytest
 
 from storage import RunStatus, TrialStatus
 from tests.support.runs import run_spec
-from tuning.spec.architecture import count_parameters, layer_widths
-from tuning.strategies.lr_finder import follow_up_spec
 from tuning.paths import run_dir
 from tuning.spec import validate_spec
+from tuning.spec.architecture import count_parameters, layer_widths
+from tuning.strategies.lr_finder import follow_up_spec
 
 pytestmark = pytest.mark.slow
 

@@ -11,14 +11,24 @@ import numpy as np
 import pytest
 
 from storage import RunStatus, TrialStatus
-from tuning import catalog
+from tuning import catalog, strategies
 from tuning.insights import tool_charts
-from tuning.spec.architecture import (architecture_warnings, count_parameters, layer_widths,
-                                 template_space)
-from tuning.strategies.lr_finder import (LossSmoother, find_divergence, follow_up_spec, loss_minimum,
-                              lr_schedule, smooth, suggested_space)
 from tuning.spec import SpecError, validate_spec
-from tuning import strategies
+from tuning.spec.architecture import (
+    architecture_warnings,
+    count_parameters,
+    layer_widths,
+    template_space,
+)
+from tuning.strategies.lr_finder import (
+    LossSmoother,
+    find_divergence,
+    follow_up_spec,
+    loss_minimum,
+    lr_schedule,
+    smooth,
+    suggested_space,
+)
 
 # -- the learning-rate range test -----------------------------------------------------
 

@@ -30,16 +30,26 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from storage import Run, RunStatus, Storage, Trial, TrialStatus
 from tuning import strategies
 from tuning.insights.curves import finite_number
 
-from .kt_project import (best_metrics, epoch_rows, grid_size, infer_objective, planned_epochs,
-                         search_space, short_message, space_defaults, strategy_section,
-                         trial_status)
+from .kt_project import (
+    best_metrics,
+    epoch_rows,
+    grid_size,
+    infer_objective,
+    planned_epochs,
+    search_space,
+    short_message,
+    space_defaults,
+    strategy_section,
+    trial_status,
+)
 
 PROJECT_SOURCE = "keras_tuner_project"
 CUSTOM_FAMILY = "custom"

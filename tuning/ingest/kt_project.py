@@ -9,11 +9,11 @@ way. Nothing here imports TensorFlow or KerasTuner.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from storage import TrialStatus
 from tuning import strategies
-
 from tuning.insights.curves import finite_number
 
 CUSTOM = "custom"

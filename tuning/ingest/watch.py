@@ -39,13 +39,14 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from storage import NotFoundError, RunStatus, Storage, StorageError
+from tuning.paths import default_db_path
 
 from .kt_project import planned_epochs, search_space, strategy_of_class, strategy_section
-from tuning.paths import default_db_path
 
 SCRIPT_SOURCE = "script"
 CUSTOM_FAMILY = "custom"

@@ -10,7 +10,8 @@ Imports KerasTuner: ``watch`` imports this module only when a tuner is watched.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras_tuner as kt
 

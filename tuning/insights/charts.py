@@ -7,7 +7,8 @@ they draw: no per-point custom data beyond the hover text they show.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from tuning import catalog
+
 from .analysis import HP_PREFIX
 
 PALETTE = qualitative.Plotly
@@ -202,7 +204,9 @@ def parallel_coordinates(frame: pd.DataFrame, space: Mapping[str, Mapping[str, A
         if _is_categorical(hp):
             cats = _categories(hp, raw)
             codes = {_category_key(v): i for i, v in enumerate(cats)}
-            dims.append({"label": name, "values": raw.map(lambda v: codes.get(_category_key(v))),
+            # The lambda runs inside map, before the loop moves on.
+            dims.append({"label": name,
+                         "values": raw.map(lambda v: codes.get(_category_key(v))),  # noqa: B023
                          "tickvals": list(range(len(cats))), "ticktext": [_label(c) for c in cats],
                          "range": [0, max(1, len(cats) - 1)]})
             continue

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 OVERFIT_EPOCHS = 3        # consecutive epochs of val loss up while train loss down
 EXPLODE_FACTOR = 10.0     # loss this many times its first value counts as divergence

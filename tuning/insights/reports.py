@@ -12,21 +12,39 @@ import json
 import math
 import os
 import pprint
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import plotly.graph_objects as go
 
 from storage import Epoch, Run, Trial, TrialStatus, plain_json
-
 from tuning import catalog, strategies
-from tuning.spec.architecture import layer_widths
-from .analysis import (HP_PREFIX, best_so_far, best_trial, curves_frame, hp_importance,
-                       hyperband_table, hyperparameters, leaderboard, metric_names,
-                       trials_frame, top_trial_keys)
-from .charts import (MAX_CURVE_TRIALS, best_so_far_chart, hyperband_chart, importance_chart,
-                     learning_curves, parallel_coordinates, slice_plots)
 from tuning.paths import run_dir
+from tuning.spec.architecture import layer_widths
+
+from .analysis import (
+    HP_PREFIX,
+    best_so_far,
+    best_trial,
+    curves_frame,
+    hp_importance,
+    hyperband_table,
+    hyperparameters,
+    leaderboard,
+    metric_names,
+    top_trial_keys,
+    trials_frame,
+)
+from .charts import (
+    MAX_CURVE_TRIALS,
+    best_so_far_chart,
+    hyperband_chart,
+    importance_chart,
+    learning_curves,
+    parallel_coordinates,
+    slice_plots,
+)
 from .stages import pruning_summary, sequential_stages
 
 CHART_TITLES = {

@@ -2,8 +2,8 @@
 sequential run with the value each one chose, and what pruning saved."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pandas as pd
 

@@ -7,16 +7,17 @@ with a stable ``layout.uirevision``, so a page that redraws it keeps the user's 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from storage import TrialStatus
+from tuning.strategies.lr_finder import find_divergence
 
 from .curves import finite_number
-from tuning.strategies.lr_finder import find_divergence
 
 PALETTE = qualitative.Plotly
 FADED = "rgba(120, 120, 120, 0.5)"
@@ -194,7 +195,7 @@ def lora_chart(trials: Iterable[Any]) -> go.Figure:
         return _empty("no completed LoRA trial yet", uirevision)
     fig = go.Figure()
     rates = sorted({float(t.hyperparameters["learning_rate"]) for t in done})
-    for i, rate in enumerate(rates):
+    for rate in rates:
         members = sorted((t for t in done if float(t.hyperparameters["learning_rate"]) == rate),
                          key=lambda t: t.hyperparameters["rank"])
         fig.add_trace(go.Scatter(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 
 from storage import InvalidTransitionError, Run, Storage, Trial
-
 from tuning.paths import run_dir
 
 

@@ -22,11 +22,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent import futures
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from storage import RunStatus, Storage, TrialStatus
-
 from tuning.paths import PROJECT_ROOT, claim_run_folder, run_dir
 
 MAX_RESTARTS = 3

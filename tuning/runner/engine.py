@@ -15,12 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import psutil
 
 from storage import RunStatus, Storage
-
 from tuning.paths import PROJECT_ROOT, run_dir
 
 EXIT_RECYCLE = 75  # keep in step with executor.EXIT_RECYCLE (not imported: it imports TensorFlow)
@@ -57,7 +56,7 @@ class Engine:
         self._thread: threading.Thread | None = None
 
     # -- thread ----------------------------------------------------------------------
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="tuning-engine", daemon=True)

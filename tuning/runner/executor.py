@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import os
 import traceback
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from storage import Recorder, RunStatus, Storage, plain_json
-
 from tuning import strategies
 from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
+
 from .recording import recording_class
-from .run_control import (EXIT_DONE, EXIT_RECYCLE, Heartbeat, Recycle, RunEnded, StopRequested,
-                          conclude, time_spent)
+from .run_control import (
+    EXIT_DONE,
+    EXIT_RECYCLE,
+    Heartbeat,
+    Recycle,
+    RunEnded,
+    StopRequested,
+    conclude,
+    time_spent,
+)
 from .training import fit_callbacks
 
 
@@ -30,7 +39,8 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     """Construct the KerasTuner tuner the spec asks for (not yet recording): the
     strategy's oracle (or its own tuner class) over the model family's hypermodel."""
     import keras_tuner as kt
-    from sklearn import metrics as sk_metrics, model_selection
+    from sklearn import metrics as sk_metrics
+    from sklearn import model_selection
 
     from tuning.runner.models import MLPHyperModel, SklearnHyperModel
 

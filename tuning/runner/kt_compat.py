@@ -14,7 +14,8 @@ would import KerasTuner anyway. The dashboard process never imports this module
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import keras
 import keras_tuner as kt

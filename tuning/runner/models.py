@@ -5,7 +5,8 @@ Imports Keras and KerasTuner at module level: only worker processes import this 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 import keras_tuner as kt

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -24,8 +25,13 @@ import numpy as np
 from storage import Recorder, TrialStatus
 from tuning.insights.curves import diagnose, finite_number, median_rule
 
-from .kt_compat import (ExecutionHook, LeanBuild, NoTensorBoardByDefault, drop_from_retry_queue,
-                        retry_queue)
+from .kt_compat import (
+    ExecutionHook,
+    LeanBuild,
+    NoTensorBoardByDefault,
+    drop_from_retry_queue,
+    retry_queue,
+)
 from .run_control import RunControl, RunEnded, TrialCancelled, TrialEnded
 
 IDLE_WAIT_S = 0.2

@@ -18,12 +18,22 @@ import json
 import secrets
 import threading
 import urllib.request
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-from storage import (Epoch, NotFoundError, Run, RunStatus, Storage, Trial, TrialStatus,
-                     frozen_json, plain_json)
+from storage import (
+    Epoch,
+    NotFoundError,
+    Run,
+    RunStatus,
+    Storage,
+    Trial,
+    TrialStatus,
+    frozen_json,
+    plain_json,
+)
 
 MAX_BODY = 1 << 20
 
@@ -150,7 +160,7 @@ class Relay:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         self.thread.start()
         return self
 

@@ -25,7 +25,8 @@ import os
 import threading
 import time
 import traceback
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from storage import RunStatus, TrialStatus
 

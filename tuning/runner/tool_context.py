@@ -10,13 +10,13 @@ trials' time limits) and a recorded ``fit`` (``fit_recorded``) that tools share.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from storage import Recorder, TrialStatus
 
-from .run_control import (RunControl, StopRequested, TimeLimitReached, TrialCancelled,
-                          TrialTimedOut)
+from .run_control import RunControl, StopRequested, TimeLimitReached, TrialCancelled, TrialTimedOut
 
 __all__ = ["StopRequested", "TimeLimitReached", "ToolContext", "TrialCancelled", "TrialTimedOut"]
 

@@ -16,7 +16,8 @@ imports ``SCHEDULES`` from here.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 SCHEDULES = ("constant", "cosine")
 SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine decay to 0"}

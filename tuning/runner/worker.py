@@ -82,6 +82,7 @@ def _join_remote(args: argparse.Namespace) -> int:
         print("error: --relay needs --token, --tuner-id and --chief", file=sys.stderr)
         return 2
     from tuning.paths import DATA_DIR
+
     from .relay import RemoteStorage
 
     storage = RemoteStorage(args.relay, args.token, args.run_id)

@@ -21,11 +21,18 @@ import os
 from typing import Any
 
 from tuning import catalog, strategies
-from .checker import (MAX_EPOCHS_LIMIT, MAX_GRID_COMBINATIONS, MAX_TRIALS_LIMIT, Checker,
-                           Problem, SpecError)
+from tuning.runner.training import SCHEDULES
+
+from .checker import (
+    MAX_EPOCHS_LIMIT,
+    MAX_GRID_COMBINATIONS,
+    MAX_TRIALS_LIMIT,
+    Checker,
+    Problem,
+    SpecError,
+)
 from .space import check_space
 from .strategy import check_strategy
-from tuning.runner.training import SCHEDULES
 
 __all__ = ["MAX_EPOCHS_LIMIT", "MAX_GRID_COMBINATIONS", "MAX_TRIALS_LIMIT", "NAME_MAX_LENGTH",
            "Problem", "SpecError", "load_spec_file", "parse_spec_text", "validate_spec"]
@@ -38,9 +45,11 @@ def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
-        raise SpecError([Problem("spec", f"cannot be read from {os.fspath(path)}: {exc.strerror}")])
+        raise SpecError([Problem(
+            "spec", f"cannot be read from {os.fspath(path)}: {exc.strerror}")]) from None
     except UnicodeDecodeError:
-        raise SpecError([Problem("spec", f"must be UTF-8 JSON text; {os.fspath(path)} is not")])
+        raise SpecError([Problem(
+            "spec", f"must be UTF-8 JSON text; {os.fspath(path)} is not")]) from None
     return validate_spec(parse_spec_text(text))
 
 
@@ -50,7 +59,8 @@ def parse_spec_text(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError([Problem(
-            "spec", f"must be valid JSON; line {exc.lineno} column {exc.colno}: {exc.msg}")])
+            "spec", f"must be valid JSON; line {exc.lineno} column {exc.colno}: {exc.msg}")]
+        ) from None
 
 
 TOP_LEVEL = ("name", "seed", "data", "model", "search_space", "strategy", "objective",

@@ -14,7 +14,8 @@ Shapes:
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from tuning import catalog
 

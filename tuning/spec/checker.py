@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 MAX_GRID_COMBINATIONS = 10_000
 MAX_TRIALS_LIMIT = 100_000

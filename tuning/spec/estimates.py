@@ -6,8 +6,9 @@ worker (and the machine) down mid-run.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from tuning import catalog, strategies
 

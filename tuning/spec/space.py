@@ -11,9 +11,11 @@ import math
 from typing import Any
 
 from tuning import catalog
-from .architecture import SHAPES
 from tuning.strategies.manual import candidate_values
+
+from .architecture import SHAPES
 from .checker import MAX_GRID_COMBINATIONS, Checker, got, is_int, is_number
+
 
 def check_space(c: Checker, space: Any, family: str | None, kind: str) -> dict[str, Any]:
     """Check ``search_space``; return the hyperparameters that passed, normalised.

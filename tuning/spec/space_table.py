@@ -11,7 +11,8 @@ No Streamlit here; pandas for the editor's frame and its missing-cell markers.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 

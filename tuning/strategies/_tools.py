@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from tuning.catalog import MLP_DEFAULTS, default_direction
 from tuning.insights.curves import diagnose
-from tuning.strategies.manual import candidate_values, default_value
-from tuning.runner.run_control import (StopRequested, TimeLimitReached, TrialCancelled,
-                                       TrialTimedOut)
+from tuning.runner.run_control import StopRequested, TimeLimitReached, TrialCancelled, TrialTimedOut
 from tuning.runner.tool_context import ToolContext
+from tuning.strategies.manual import candidate_values, default_value
 
 MAX_TOOL_TRIALS = 100
 

@@ -14,10 +14,19 @@ the spec's ``training`` callbacks; its score and metrics average the executions'
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._tools import (boolean, epoch_times, fixed_values, fit_recorded, int_list, run_trials,
-                      summarise_fit, train_executions)
+from ._tools import (
+    boolean,
+    epoch_times,
+    fit_recorded,
+    fixed_values,
+    int_list,
+    run_trials,
+    summarise_fit,
+    train_executions,
+)
 from .registry import Strategy, register
 
 if TYPE_CHECKING:

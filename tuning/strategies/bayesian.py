@@ -1,7 +1,8 @@
 """Bayesian optimisation: KerasTuner's Gaussian process proposes the most promising point."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tuning.spec.checker import MAX_TRIALS_LIMIT
 

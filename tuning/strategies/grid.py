@@ -2,7 +2,8 @@
 made resumable in ``oracles``)."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tuning.spec.checker import MAX_TRIALS_LIMIT
 from tuning.spec.space import grid_size

@@ -31,11 +31,20 @@ import io
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._tools import (clean, fit_recorded, int_list, learning_rates, parameter_counts,
-                      run_trials, single_execution, summarise_fit)
+from ._tools import (
+    clean,
+    fit_recorded,
+    int_list,
+    learning_rates,
+    parameter_counts,
+    run_trials,
+    single_execution,
+    summarise_fit,
+)
 from .registry import Strategy, register
 
 if TYPE_CHECKING:
@@ -154,7 +163,7 @@ class _Base:
         self.tiny = tiny
 
     @classmethod
-    def load(cls, ctx: ToolContext, text: str) -> "_Base":
+    def load(cls, ctx: ToolContext, text: str) -> _Base:
         import keras
         import keras_hub
 

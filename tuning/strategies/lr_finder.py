@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from storage import plain_json
 
@@ -115,9 +116,10 @@ def find_divergence(lrs: Sequence[float], losses: Sequence[float]
     ``(diverge_lr, suggested_lr, reasoning)``: ``diverge_lr`` is the first rate after
     the loss minimum at which the loss has climbed back ``RISE_FRACTION`` of its fall;
     the suggestion is half of it. Both are read off a centred running median of the
-    losses (a window of 5 batches, or a twentieth of the test if longer). When the loss never climbs, ``diverge_lr`` is None and
-    the suggestion is half the rate of the lowest loss; when it never falls, or there
-    are too few points, both are None. ``reasoning`` says which case applied, with figures.
+    losses (a window of 5 batches, or a twentieth of the test if longer). When the loss
+    never climbs, ``diverge_lr`` is None and the suggestion is half the rate of the lowest
+    loss; when it never falls, or there are too few points, both are None. ``reasoning``
+    says which case applied, with figures.
     """
     if len(lrs) != len(losses):
         raise ValueError(f"lrs and losses must have the same length; got {len(lrs)} and "

@@ -15,9 +15,11 @@ time limits are checked at every batch (``ToolContext.record_epoch``).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tuning.strategies.lr_finder import LossSmoother, find_divergence, loss_minimum, lr_schedule
+
 from ._tools import fixed_values, run_trials, single_execution
 from .registry import Strategy, register
 

@@ -6,11 +6,13 @@ one stopped. Imports KerasTuner: worker processes only.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras_tuner as kt
 
 from tuning.runner.kt_compat import rebuild_grid_frontier
+
 from .manual import sequential_plan, sequential_values
 
 STAGE_KEY = "tuner/stage"

@@ -1,7 +1,8 @@
 """Random search: KerasTuner's RandomSearchOracle samples the space at random."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tuning.spec.checker import MAX_TRIALS_LIMIT
 

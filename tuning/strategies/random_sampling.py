@@ -2,7 +2,8 @@
 combination of a few random values per hyperparameter."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tuning.spec.checker import MAX_GRID_COMBINATIONS, MAX_TRIALS_LIMIT
 

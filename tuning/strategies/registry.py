@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 BUILT_IN = ("random", "bayesian", "hyperband", "grid", "sequential", "random_sampling",
             "lr_range_test", "batch_size_study", "transfer_learning", "lora")
@@ -79,7 +80,7 @@ class Strategy:
     distributable: bool = True
     panel: str | None = None
     epochs_field: str | None = None
-    budget: Callable[[Mapping[str, Any]], "int | None"] | None = None
+    budget: Callable[[Mapping[str, Any]], int | None] | None = None
     exhausts_space: bool = False
     oracle_classes: tuple[str, ...] = ()
     oracle_fields: tuple[str, ...] = ()

@@ -1,7 +1,8 @@
 """Sequential tuning: one hyperparameter at a time, each stage's winner fixed for the next."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tuning.spec.checker import MAX_GRID_COMBINATIONS
 

@@ -29,11 +29,22 @@ and metrics average the executions' (``_tools.average_executions``, KerasTuner's
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tuning.catalog import MLP_DEFAULTS
-from ._tools import (boolean, fit_recorded, fixed_values, int_list, learning_rates,
-                      parameter_counts, run_trials, summarise_fit, train_executions)
+
+from ._tools import (
+    boolean,
+    fit_recorded,
+    fixed_values,
+    int_list,
+    learning_rates,
+    parameter_counts,
+    run_trials,
+    summarise_fit,
+    train_executions,
+)
 from .registry import Strategy, register
 
 if TYPE_CHECKING:
@@ -134,7 +145,7 @@ def run(ctx: ToolContext) -> None:
     run_trials(ctx, plan, train)
 
 
-def _trial_model(source: Any, hp: Mapping[str, Any], task: "_Task",
+def _trial_model(source: Any, hp: Mapping[str, Any], task: _Task,
                  values: Mapping[str, Any]) -> Any:
     """The network a trial trains: the baseline built afresh, or the source model with a
     new head and ``hp["frozen_layers"]`` frozen."""
@@ -161,7 +172,7 @@ class _Task:
 
     @classmethod
     def split(cls, data: Any, classes: list[int] | None, target_rows: int | None,
-              seed: int) -> "_Task":
+              seed: int) -> _Task:
         import numpy as np
 
         if classes is None:
