@@ -13,8 +13,8 @@ def __getattr__(name: str) -> Any:
     if name == "watch":
         from tuning.ingest.watch import watch
 
-        # Importing the submodule bound the module to this name; the function is what
-        # ``tuning.watch(...)`` means (the module forwards calls too, see watch.py).
+        # The function lives in ``tuning.ingest.watch``; ``tuning.watch(...)`` is the one
+        # added line in a user's script.
         globals()["watch"] = watch
         return watch
     raise AttributeError(f"module 'tuning' has no attribute {name!r}")

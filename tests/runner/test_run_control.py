@@ -148,3 +148,23 @@ def test_failure_summary_names_the_error_and_keeps_the_last_line():
     assert failure_summary(RuntimeError("")) == "RuntimeError"
     assert failure_summary(RuntimeError("3 failed in a row\n\nTraceback...\nKeyError: 'x'")) == \
         "3 failed in a row Last error: KeyError: 'x'"
+
+
+def test_a_search_checks_the_trial_time_at_batches_not_at_the_epoch_boundary(storage, running):
+    """``at_boundary(check_time=False)``: what a KerasTuner search asks at an epoch end (its
+    batches check the time), so a trial past its limit only in its last validation still
+    completes; a tool's epoch boundary checks it."""
+    clock = Clock()
+    ctl = control(storage, running, clock, trial_time_limit_s=5)
+    ctl.trial_began(storage.begin_trial(running, "0", 0, {}).id)
+    clock.now += 6
+    ctl.at_boundary("epoch 1", check_time=False)
+    with pytest.raises(TrialTimedOut):
+        ctl.at_boundary("epoch 1")
+
+
+def test_ctrl_c_stops_the_run_in_the_words_of_whoever_was_interrupted(storage, running):
+    assert conclude(storage, running, KeyboardInterrupt(),
+                    interrupted="interrupted in the script (Ctrl-C)") == EXIT_DONE
+    run = storage.get_run(running)
+    assert run.status is RunStatus.STOPPED and run.error == "interrupted in the script (Ctrl-C)"

@@ -120,3 +120,11 @@ def test_no_code_outside_the_registry_compares_strategy_names():
                         if isinstance(item, ast.Constant) and item.value in built_in:
                             offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, f"strategy names compared outside tuning/strategies: {offenders}"
+
+
+def test_a_tool_never_runs_on_several_workers_and_a_bad_extra_module_is_named():
+    tool = strategies.Strategy("t", "T", "w", ("keras",), lambda *a: {}, run=lambda ctx: None)
+    assert tool.is_tool and not tool.distributable
+    with pytest.raises(ImportError, match="TUNING_STRATEGY_MODULES names 'no_such_module_x'.*"
+                                          "PYTHONPATH"):
+        strategies.load(["no_such_module_x"])

@@ -30,8 +30,8 @@ search space; ``data.source == "script"``, ``model.family == "custom"``). It is 
 launch spec: it is never validated, and the dashboard cannot resume such a run (run
 the script again instead).
 
-Imports KerasTuner (through ``executor``) only when ``watch`` is called: importing
-``tuning`` stays free of TensorFlow.
+Imports KerasTuner (through ``watched`` and ``runner.recording``) only when ``watch`` is
+called: importing ``tuning`` stays free of TensorFlow.
 """
 from __future__ import annotations
 
@@ -217,7 +217,8 @@ def _close(storage: Storage, run_id: int, outcome: BaseException | None) -> None
     from tuning.runner.run_control import conclude
 
     try:
-        conclude(storage, run_id, outcome, log=False)
+        conclude(storage, run_id, outcome, log=False,
+                 interrupted="interrupted in the script (Ctrl-C)")
     except StorageError as exc:
         print(f"tuning.watch: could not record the end of run {run_id}: {exc}",
               file=sys.stderr, flush=True)

@@ -29,9 +29,10 @@ from typing import Any
 from storage import RunStatus, Storage, TrialStatus
 from tuning.paths import PROJECT_ROOT, claim_run_folder, run_dir
 
+from .run_control import EXIT_RECYCLE
+
 MAX_RESTARTS = 3
 REMOTE_STALL_S = 900.0
-EXIT_RECYCLE = 75  # keep in step with recording.EXIT_RECYCLE
 POLL_S = 0.05  # how soon the chief sees a worker end (the run's end waits on it)
 
 

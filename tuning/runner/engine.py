@@ -22,7 +22,8 @@ import psutil
 from storage import RunStatus, Storage
 from tuning.paths import PROJECT_ROOT, run_dir
 
-EXIT_RECYCLE = 75  # keep in step with executor.EXIT_RECYCLE (not imported: it imports TensorFlow)
+from .run_control import EXIT_RECYCLE
+
 STALE_HEARTBEAT_S = 15.0
 
 

@@ -190,7 +190,7 @@ class Recording(NoTensorBoardByDefault, LeanBuild, ExecutionHook):
         run control says, in KerasTuner's terms: the search ends on a stop (the model
         stops training at once), the trial fails when cancelled or past its time limit."""
         try:
-            self.control.at_boundary(done)
+            self.control.at_boundary(done, check_time=False)
         except TrialCancelled as exc:
             self._trial.cancelled = True
             raise in_trial_error(exc) from None
@@ -359,6 +359,7 @@ class RecordingFolds(Recording):
             score = float(self.scoring(model, X[test_idx], y[test_idx]))
             scores.append(score)
             self._storage.record_epoch(self._db_trial_id, 0, fold, {"score": score})
+            self.check_trial_time()
             self.obey_controls(f"fold {fold + 1}")
         return {"score": float(np.mean(scores)), "score_std": float(np.std(scores))}
 

@@ -16,8 +16,9 @@ at the same boundaries, and so obey the same rules with the same words:
 ``conclude`` is the one place where the way a session of a run ended becomes the run's
 status and the worker's exit code. ``failure_summary`` is the one wording of a failure.
 
-Nothing here imports KerasTuner: ``kt_compat`` gives these exceptions the KerasTuner
-flavour a search needs (a ``FatalError`` to end it, a ``FailedTrialError`` to fail a trial).
+Nothing here imports KerasTuner: ``recording.in_trial_error`` gives these exceptions the
+KerasTuner flavour a search needs inside a trial (a ``FatalError`` to end it, a
+``FailedTrialError`` to fail the trial).
 """
 from __future__ import annotations
 
@@ -109,18 +110,21 @@ class RunControl:
                 remaining is None or remaining > 0):
             raise Recycle("worker recycled")
 
-    def at_boundary(self, done: str, trial_id: int | None = None) -> None:
+    def at_boundary(self, done: str, trial_id: int | None = None,
+                    check_time: bool = True) -> None:
         """At a boundary of the trial in flight (``done``: "epoch 3", "fold 2"): raise
         ``StopRequested`` when the run was asked to stop, ``TrialCancelled`` when the trial
-        (``trial_id``, default the one in flight) was; then ``TrialTimedOut`` once it has
-        run past its limit."""
+        (``trial_id``, default the one in flight) was; then, with ``check_time``,
+        ``TrialTimedOut`` once it has run past its limit (a KerasTuner search checks the
+        trial's time at every batch instead)."""
         stop, cancel = self.storage.control_flags(
             self.run_id, self.trial_id if trial_id is None else trial_id)
         if stop:
             raise StopRequested("stop requested")
         if cancel:
             raise TrialCancelled(f"cancelled after {done}")
-        self.check_trial_time()
+        if check_time:
+            self.check_trial_time()
 
     def check_trial_time(self) -> None:
         if self.trial_limit and self.trial_started is not None:
@@ -166,13 +170,14 @@ def failure_summary(exc: BaseException) -> str:
 
 
 def conclude(storage: Any, run_id: int, outcome: BaseException | None, *,
-             save_best: Callable[[], Any] | None = None, log: bool = True) -> int:
+             save_best: Callable[[], Any] | None = None, log: bool = True,
+             interrupted: str = "interrupted (Ctrl-C)") -> int:
     """Record how this session of the run ended and return the worker's exit code.
 
     ``outcome``: None when the search ran to its end, else what ended it. A ``Recycle``
     hands the run back to the queue; a ``StopRequested`` ends it stopped; a
     ``TimeLimitReached`` ends it completed with the reason as its error; Ctrl-C ends it
-    stopped, saying so; anything else
+    stopped, ``interrupted`` its error; anything else
     ends it failed, in ``failure_summary``'s words (the traceback goes to the worker's
     log when ``log``). A search that ran to its end without one completed trial failed.
     ``save_best`` keeps the best model of a run that ends completed.
@@ -189,7 +194,7 @@ def conclude(storage: Any, run_id: int, outcome: BaseException | None, *,
         storage.finish_run(run_id, RunStatus.COMPLETED, error=str(outcome))
         return EXIT_DONE
     if isinstance(outcome, KeyboardInterrupt):
-        storage.finish_run(run_id, RunStatus.STOPPED, error="interrupted (Ctrl-C)")
+        storage.finish_run(run_id, RunStatus.STOPPED, error=interrupted)
         return EXIT_DONE
     if outcome is not None:
         if log:

@@ -128,8 +128,8 @@ def run_cost(spec: Mapping[str, Any]) -> Cost:
         return Cost(trials, trials * strategy.get("cv_folds", 3))
     executions = strategy.get("executions_per_trial", 1)
     chosen = strategies.find(strategy["name"])
-    if chosen is not None and chosen.budget is not None:
-        # A strategy that counts its own trials sets their epochs too (each Hyperband
-        # bracket spends about max_epochs per final model): no total to promise.
+    if chosen is not None and chosen.epochs_field is not None:
+        # A strategy that sets each trial's epochs itself (each Hyperband bracket spends
+        # about max_epochs per final model): no total to promise.
         return Cost(trials, None)
     return Cost(trials, trials * executions * spec["training"]["epochs"])

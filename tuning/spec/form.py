@@ -20,7 +20,7 @@ one dict per row; see ``spec.space_table``).
   ``relay_port``; they do not survive the trip.
 
 Which fields the form offers for a strategy is decided by the predicates in the section
-"What the form offers", in one place, so a strategy registry can answer them later.
+"What the form offers", in one place, each asking the strategy registry.
 
 No Streamlit here.
 """
@@ -54,7 +54,7 @@ def strategy_options(strategy: str | None) -> tuple[str, ...]:
 
 
 def number_options(strategy: str | None, kind: str | None) -> list[str]:
-    """The strategy options drawn as number inputs, in the catalog's order, then
+    """The strategy options drawn as number inputs, in the order the strategy declares them, then
     ``cv_folds`` for a scikit-learn model (every strategy cross-validates those)."""
     options = [o for o in strategy_options(strategy) if o in STRATEGY_NUMBER_FIELDS]
     return options + (["cv_folds"] if kind == "sklearn" else [])

@@ -13,25 +13,24 @@ Importing this package loads the registry without TensorFlow or KerasTuner.
 from __future__ import annotations
 
 from .registry import (
-                       MODULES_ENV,
-                       REGISTRY,
-                       Strategy,
-                       describe_oracle,
-                       find,
-                       get,
-                       import_fallback,
-                       load,
-                       names,
-                       of_oracle_class,
-                       panel_of,
-                       planned_trials,
-                       prunable,
-                       register,
-                       unregister,
+    MODULES_ENV,
+    REGISTRY,
+    Strategy,
+    describe_oracle,
+    find,
+    get,
+    import_fallback,
+    load,
+    names,
+    of_oracle_class,
+    panel_of,
+    prunable,
+    register,
+    unregister,
 )
 
 __all__ = ["MODULES_ENV", "REGISTRY", "Strategy", "describe_oracle", "find", "get",
-           "import_fallback", "load", "names", "of_oracle_class", "panel_of", "planned_trials",
+           "import_fallback", "load", "names", "of_oracle_class", "panel_of",
            "prunable", "register", "unregister"]
 
 load()

@@ -88,6 +88,10 @@ class Strategy:
     sets_learning_rate: bool = False
     early_stopping: bool = True
 
+    def __post_init__(self) -> None:
+        if self.run is not None:  # a tool runs its own trial loop in one process
+            object.__setattr__(self, "distributable", False)
+
     @property
     def is_tool(self) -> bool:
         """It runs its own trials (``run``) instead of a KerasTuner search."""
@@ -168,13 +172,6 @@ def describe_oracle(strategy: Strategy, settings: Mapping[str, Any] | Any) -> di
     return {key: read(key) for key in strategy.oracle_fields}
 
 
-def planned_trials(strategy: Strategy, section: Mapping[str, Any]) -> int | None:
-    """How many trials a strategy section plans: ``max_trials``, or what ``budget`` says."""
-    if strategy.budget is not None:
-        return strategy.budget(section)
-    return section.get("max_trials")
-
-
 def import_fallback() -> Strategy:
     return next(s for s in REGISTRY.values() if s.import_fallback)
 
@@ -186,4 +183,8 @@ def load(modules: tuple[str, ...] | list[str] | None = None) -> None:
     extra = modules if modules is not None else [
         m.strip() for m in os.environ.get(MODULES_ENV, "").split(",") if m.strip()]
     for module in extra:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ImportError(f"{MODULES_ENV} names {module!r}, which cannot be imported "
+                              f"({exc}); fix the name or put its folder on PYTHONPATH") from exc
