@@ -2,7 +2,7 @@
 for the engine, remote machines and README.md; the worker itself is ``tuning.runner.worker``."""
 from __future__ import annotations
 
-from tuning.runner.worker import _exit_now, main
+from tuning.runner.worker import exit_now, main
 
 if __name__ == "__main__":
-    _exit_now(main())
+    exit_now(main())

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from storage import SCHEMA_VERSION, Storage, TrialStatus
-from storage._schema import MIGRATIONS
+from storage import MIGRATIONS, SCHEMA_VERSION, Storage, TrialStatus
 from tests.faults.kit import db_fingerprint
 from tests.support.runs import cli
 

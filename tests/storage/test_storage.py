@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from storage import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     Cursor,
     InvalidTransitionError,
@@ -25,7 +26,6 @@ from storage import (
     StorageError,
     TrialStatus,
 )
-from storage._schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {"name": "demo", "objective": {"metric": "val_loss", "direction": "min"},

@@ -91,7 +91,7 @@ def _join_remote(args: argparse.Namespace) -> int:
     return _join(storage, args, folder)
 
 
-def _exit_now(code: int) -> None:
+def exit_now(code: int) -> None:
     """Leave without the interpreter's teardown: everything is committed by now, and
     unloading TensorFlow takes over a second that nobody waits for usefully."""
     sys.stdout.flush()
@@ -100,4 +100,4 @@ def _exit_now(code: int) -> None:
 
 
 if __name__ == "__main__":
-    _exit_now(main())
+    exit_now(main())

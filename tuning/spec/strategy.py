@@ -54,15 +54,30 @@ def check_strategy(c: Checker, strategy: dict[str, Any], kind: str,
     if kind == "sklearn":
         out["cv_folds"] = c.integer("strategy.cv_folds", get("cv_folds", 3), 2, 20)
     if chosen.is_tool:
-        from tuning.strategies._tools import refuse_engine_fields
-
         out.update(chosen.check(c, strategy, kind, space, out, family))
-        refuse_engine_fields(c, strategy, name)  # workers, chief/relay ports, pruning
+        _refuse_engine_fields(c, strategy, name)  # workers, chief/relay ports, pruning
         return out
     out["pruning"] = _check_pruning(c, get("pruning"), chosen, kind)
     out.update(_check_workers(c, strategy))
     out.update(chosen.check(c, strategy, kind, space, out, family))
     return out
+
+
+def _refuse_engine_fields(c: Checker, strategy: dict[str, Any], tool: str) -> None:
+    """Refuse the KerasTuner engine's distribution and pruning fields for a tool: a tool
+    runs its own trial loop in one worker process, so they would be silently ignored."""
+    workers = strategy.get("workers", 1)
+    if workers != 1 or isinstance(workers, bool):
+        c.fail("strategy.workers", f"must be 1 for {tool}: tools run in one worker process; "
+               "remove strategy.workers", workers)
+    for name in ("chief_host", "chief_port", "relay_port"):
+        if name in strategy:
+            c.fail(f"strategy.{name}", f"serves parallel workers, which {tool} does not use "
+                   f"(tools run in one worker process); remove strategy.{name}",
+                   strategy[name])
+    if strategy.get("pruning") not in (None, False):
+        c.fail("strategy.pruning", f"does not apply to {tool}, which trains every trial it "
+               "plans; remove strategy.pruning", strategy["pruning"])
 
 
 def _check_workers(c: Checker, strategy: dict[str, Any]) -> dict[str, Any]:

@@ -70,23 +70,6 @@ def single_execution(c: Any, out: Mapping[str, Any], why: str) -> None:
         c.fail("strategy.executions_per_trial", f"must be 1: {why}", value)
 
 
-def refuse_engine_fields(c: Any, strategy: Mapping[str, Any], tool: str) -> None:
-    """Refuse the KerasTuner engine's distribution and pruning fields for a tool: a tool
-    runs its own trial loop in one worker process, so they would be silently ignored."""
-    workers = strategy.get("workers", 1)
-    if workers != 1 or isinstance(workers, bool):
-        c.fail("strategy.workers", f"must be 1 for {tool}: tools run in one worker process; "
-               "remove strategy.workers", workers)
-    for name in ("chief_host", "chief_port", "relay_port"):
-        if name in strategy:
-            c.fail(f"strategy.{name}", f"serves parallel workers, which {tool} does not use "
-                   f"(tools run in one worker process); remove strategy.{name}",
-                   strategy[name])
-    if strategy.get("pruning") not in (None, False):
-        c.fail("strategy.pruning", f"does not apply to {tool}, which trains every trial it "
-               "plans; remove strategy.pruning", strategy["pruning"])
-
-
 # -- values a trial trains with -----------------------------------------------------
 
 
