@@ -3,6 +3,7 @@ watched examples wrote (slow, shared with test_watch.py through conftest.py)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,27 @@ def test_folders_written_by_each_tuner_import_with_their_trials_and_best_score(
     for key in STRATEGIES:
         assert import_project(store, watched_examples.report[key]["project"]).id == ids[key]
     assert len(store.list_runs()) == len(STRATEGIES)
+
+
+@pytest.mark.parametrize("settings", [
+    {"factor": 1}, {"factor": 0}, {"factor": -3}, {"factor": 2.5}, {"factor": float("inf")},
+    {"factor": float("nan")}, {"max_epochs": 0}, {"max_epochs": 10**12},
+    {"hyperband_iterations": 0}, {"factor": "3"}, {"factor": True},
+])
+def test_hyperband_settings_no_search_could_run_plan_no_trial_count(settings):
+    """An oracle.json may say anything: such settings give no trial count, at once (a
+    factor of 1 used to loop forever in the dashboard's process)."""
+    from tuning.ingest.kt_project import strategy_section
+    from tuning.strategies.hyperband import hyperband_trials
+
+    good = {"max_epochs": 3, "factor": 3, "hyperband_iterations": 1}
+    assert hyperband_trials(good) == 6  # KerasTuner's own count for these settings
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("hyperband_trials did not return"))
+    signal.alarm(5)
+    try:
+        assert hyperband_trials({**good, **settings}) is None
+        # The importer reads oracle.json's numbers as ints: "3" and 2.5 pass as 3 and 2.
+        planned = strategy_section("hyperband", {**good, **settings}, {})["max_trials"]
+        assert planned is None if settings not in ({"factor": "3"}, {"factor": 2.5}) else planned > 0
+    finally:
+        signal.alarm(0)

@@ -42,7 +42,7 @@ def strategy_section(name: str, settings: Mapping[str, Any] | Any,
     if chosen.budget is not None:
         try:
             max_trials = chosen.budget({k: int(section[k]) for k in chosen.oracle_fields})
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # an oracle.json's NaN or Infinity
             max_trials = None
     elif chosen.exhausts_space and max_trials is None:
         max_trials = grid_size(space)

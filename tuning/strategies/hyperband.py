@@ -14,10 +14,16 @@ from .registry import Strategy, register
 def hyperband_trials(section: Mapping[str, Any]) -> int | None:
     """How many trials KerasTuner's Hyperband runs at most (its own bracket arithmetic,
     from ``HyperbandOracle._get_size``; fewer when a small space runs out of new points).
-    None when ``max_epochs``, ``factor`` or ``hyperband_iterations`` is missing."""
+    None when ``max_epochs``, ``factor`` or ``hyperband_iterations`` is missing or outside
+    what Hyperband can run (an imported ``oracle.json`` may say anything: a factor of 1
+    would never shrink the brackets, and the loop below would not end)."""
     max_epochs, factor, iterations = (section.get("max_epochs"), section.get("factor"),
                                       section.get("hyperband_iterations"))
-    if not (max_epochs and factor and iterations):
+    if not all(isinstance(v, int) and not isinstance(v, bool)
+               for v in (max_epochs, factor, iterations)):
+        return None
+    if not (1 <= max_epochs <= MAX_EPOCHS_LIMIT and 2 <= factor <= 1000
+            and 1 <= iterations <= 1000):
         return None
     brackets, epochs = 0, float(max_epochs)
     while epochs >= 1:
