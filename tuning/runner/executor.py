@@ -161,6 +161,7 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     if strategies.get(spec["strategy"]["name"]).budget is not None:
         # A strategy that counts its own trials (Hyperband): keep the stored total honest.
         storage.update_max_trials(run_id, spec["strategy"]["max_trials"])
+
     def save_best() -> None:
         _save_best_model(tuner, spec, dataset, folder)
 
