@@ -51,12 +51,13 @@ class Strategy:
     (``max_trials``, ``executions_per_trial``, ...); ``fields``: the strategy section's
     keys this strategy reads beyond the common ones, with defaults in ``check``.
     ``prunable``: median pruning (``strategy.pruning``) applies to its Keras searches;
-    ``distributable``: it runs on several KerasTuner workers (``strategy.workers``);
+    ``distributable``: it runs on several KerasTuner workers (``strategy.workers``; a
+    tool never does);
     ``panel``: the extra view the live page and the reports draw for its runs (None:
     none); ``epochs_field``: the strategy field that fixes each trial's epochs (Hyperband's
     ``max_epochs``), else the spec's ``training.epochs`` is used;
-    ``budget``: a function of the normalised section and space giving its trial count
-    when the section does not say (Hyperband's bracket arithmetic);
+    ``budget``: the trial count a strategy section plans, when the strategy counts its
+    own trials (Hyperband's bracket arithmetic; watch and the importer ask it too);
     ``exhausts_space``: its trial count is the size of its (finite) space (grid);
     ``oracle_classes``: the KerasTuner oracle classes it stands for, by name (``watch`` and
     the importer name a user's run after it); ``oracle_fields``: the oracle attributes
