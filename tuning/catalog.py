@@ -18,7 +18,9 @@ SKLEARN_DATASETS: dict[str, str] = {
 }
 # Keras data sets are read from the Keras cache only; nothing is downloaded.
 KERAS_DATASETS: dict[str, str] = {"mnist": "classification", "fashion_mnist": "classification"}
-DATA_SOURCES = ("sklearn", "csv", "keras")
+# npz, images and python sources feed Keras families (a custom model or the CNN) only.
+DATA_SOURCES = ("sklearn", "csv", "keras", "npz", "images", "python")
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TASKS = ("auto", "classification", "regression")
 
 
@@ -32,6 +34,18 @@ class Family:
     estimators: tuple[tuple[str, str], ...] = ()
     # The search space the launch form starts from.
     default_space: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # Keras families: the hypermodel the worker builds, as "module:Class" (its
+    # ``for_run(spec, dataset)`` makes one), and the inputs it takes: "flat" (one row of
+    # features per sample), "image" (height x width x channels), or "any".
+    hypermodel: str = ""
+    inputs: str = "flat"
+    # Hyperparameters the builder reads, with their defaults; None: any name (the user's
+    # own model declares its own space).
+    defaults: dict[str, Any] | None = None
+    # The model is the user's code (``model.module`` and ``model.build``).
+    user_code: bool = False
+    # The deep-learning tools (range test, batch-size study, transfer) can train it.
+    tools: bool = False
 
 
 MLP_ACTIVATIONS = ("relu", "tanh", "elu", "selu", "gelu", "sigmoid", "swish")
@@ -51,8 +65,26 @@ MLP_DEFAULTS: dict[str, Any] = {
 }
 MLP_MAX_LAYERS = 16
 
+# Hyperparameters the CNN builder reads (tuning/runner/models.py), with their defaults.
+CNN_DEFAULTS: dict[str, Any] = {
+    "conv_blocks": 2,
+    "filters": 16,
+    "filter_growth": 2.0,   # each block has this many times the filters of the one before
+    "kernel_size": 3,
+    "pooling": "max",       # max, average, or none
+    "batch_norm": False,
+    "dropout": 0.0,
+    "dense_units": 64,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 32,
+}
+CNN_POOLINGS = ("max", "average", "none")
+CNN_MAX_BLOCKS = 8
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("mlp", "Keras MLP (dense network)", "keras", ("classification", "regression"),
+           hypermodel="tuning.runner.models:MLPHyperModel", defaults=MLP_DEFAULTS, tools=True,
            default_space=(
                ("num_layers", {"type": "int", "min": 1, "max": 3, "step": 1}),
                ("units", {"type": "int", "min": 32, "max": 256, "step": 32}),
@@ -102,6 +134,23 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                ("learning_rate", {"type": "float", "min": 0.01, "max": 0.5, "sampling": "log"}),
                ("max_depth", {"type": "int", "min": 1, "max": 5}),
            )),
+    Family("cnn", "Keras CNN (convolutional network, for images)", "keras",
+           ("classification", "regression"),
+           hypermodel="tuning.runner.models:CNNHyperModel", inputs="image",
+           defaults=CNN_DEFAULTS,
+           default_space=(
+               ("conv_blocks", {"type": "int", "min": 1, "max": 2, "step": 1}),
+               ("filters", {"type": "choice", "values": [8, 16, 32]}),
+               ("kernel_size", {"type": "choice", "values": [3, 5]}),
+               ("batch_norm", {"type": "bool"}),
+               ("dropout", {"type": "float", "min": 0.0, "max": 0.4, "step": 0.1}),
+               ("dense_units", {"type": "int", "min": 32, "max": 128, "step": 32}),
+               ("learning_rate", {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log"}),
+           )),
+    Family("custom", "Your own Keras model (a Python file)", "keras",
+           ("classification", "regression"),
+           hypermodel="tuning.runner.custom_model:CustomHyperModel", inputs="any",
+           user_code=True),
 )}
 
 
@@ -132,6 +181,13 @@ def default_direction(metric: str) -> str:
         return "max"
     lowered = metric.lower()
     return "min" if any(w in lowered for w in ("loss", "mae", "mse", "error")) else "max"
+
+
+def family_defaults(family: str | None) -> dict[str, Any]:
+    """The hyperparameters a family's builder reads, with their defaults ({} for a
+    scikit-learn family, whose estimator declares its own, or the user's model)."""
+    spec = FAMILIES.get(family or "")
+    return dict(spec.defaults) if spec and spec.defaults else {}
 
 
 def default_space(family: str) -> dict[str, dict[str, Any]]:

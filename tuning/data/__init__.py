@@ -12,7 +12,9 @@ fault, says what is wrong and how to fix it::
 This module is the entry point and loads scikit-learn's bundled sets itself; the rest
 lives in small modules whose public names it re-exports, so callers import from here:
 ``splits`` (``Dataset``, ``DataError``, the seeded split), ``keras_data`` (the Keras
-cache), ``csv_files`` (reading a CSV file) and ``csv_data`` (its columns and target).
+cache), ``csv_files`` (reading a CSV file) and ``csv_data`` (its columns and target),
+``arrays`` (a user's ``.npz`` file or Python loader) and ``images`` (an image folder).
+Only the Keras families take arrays of other shapes than one row of features per sample.
 """
 from __future__ import annotations
 
@@ -42,7 +44,11 @@ def load_dataset(data: dict[str, Any], seed: int) -> Dataset:
 
     The same ``data`` and ``seed`` always give the same arrays. Raises ``DataError``.
     """
-    loaders = {"sklearn": _load_sklearn, "keras": load_keras, "csv": load_csv}
+    from .arrays import load_npz, load_python
+    from .images import load_images
+
+    loaders = {"sklearn": _load_sklearn, "keras": load_keras, "csv": load_csv,
+               "npz": load_npz, "images": load_images, "python": load_python}
     source = data.get("source", "sklearn")
     if source not in loaders:
         raise DataError("data.source", f"data.source must be one of {', '.join(loaders)}; "

@@ -78,17 +78,26 @@ def validate_spec(doc: Any) -> dict[str, Any]:
     out["description"] = str(doc.get("description") or "")
     seed = doc.get("seed", 42)
     out["seed"] = c.integer("seed", seed, 0, 2**31 - 1)
-    data, task = _check_data(c, c.section(doc, "data"))
+    model_doc = c.section(doc, "model")
+    data, task, sample_shape = _check_data(c, c.section(doc, "data"), model_doc)
     out["data"] = data
-    model, kind = _check_model(c, c.section(doc, "model"), task)
+    model, kind = _check_model(c, model_doc, task, data, sample_shape)
     out["model"] = model
     out["search_space"] = check_space(c, doc.get("search_space"), model.get("family"), kind)
     out["strategy"] = check_strategy(c, c.section(doc, "strategy"), kind, out["search_space"],
                                      model.get("family"))
-    out["objective"] = _check_objective(c, c.section(doc, "objective", required=False), kind, task)
+    family_spec = catalog.FAMILIES.get(model.get("family") or "")
+    user_code = bool(family_spec and family_spec.user_code)
+    out["objective"] = _check_objective(c, c.section(doc, "objective", required=False), kind, task,
+                                        free_metrics=user_code)
     out["training"] = _check_training(c, c.section(doc, "training", required=False), kind,
                                       out["search_space"])
     chosen = strategies.find(out["strategy"].get("name"))
+    if chosen and chosen.is_tool and family_spec and family_spec.kind == "keras" \
+            and not family_spec.tools:
+        c.fail("strategy.name", f"{chosen.name} trains the shipped MLP, not the "
+               f"{family_spec.name} family's model; pick a search strategy (random, bayesian, "
+               "hyperband, grid, sequential, random_sampling)", chosen.name)
     if out["training"].get("lr_schedule") == "cosine" and chosen and chosen.sets_learning_rate:
         c.fail("training.lr_schedule", f"does not apply to {chosen.name}, which sets the rate "
                "itself; remove it (use cosine when you train at the suggested rate)", "cosine")
@@ -125,13 +134,20 @@ def _check_name(c: Checker, name: Any) -> str:
     return name.strip()
 
 
-DATA_FIELDS = ("source", "name", "path", "target", "task", "validation_split", "max_rows")
+DATA_FIELDS = ("source", "name", "path", "target", "task", "validation_split", "max_rows",
+               "image_size", "color_mode", "module", "function")
+# Sources of arrays that only the Keras families train on.
+ARRAY_SOURCES = ("npz", "images", "python")
 
 
-def _check_data(c: Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _check_data(c: Checker, data: dict[str, Any], model: dict[str, Any]
+                ) -> tuple[dict[str, Any], str, list[int] | None]:
+    """The data section normalised, the task it implies, and the shape of one sample
+    where known before loading (an npz file or an image folder)."""
     if not data:
-        return {}, "classification"
+        return {}, "classification", None
     c.unknown_keys("data", data, DATA_FIELDS)
+    shape = None
     out: dict[str, Any] = {}
     source = c.choice("data.source", data.get("source", "sklearn"), catalog.DATA_SOURCES)
     out["source"] = source
@@ -159,6 +175,17 @@ def _check_data(c: Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         out["target"] = target
         readable = out.get("path") and _check_csv_location(c, out["path"])
         inferred = _inspect_csv_task(c, out["path"] if readable else None, target, task)
+    elif source in ARRAY_SOURCES:
+        from .sources import check_user_data
+
+        found, shape = check_user_data(c, source, data, out, model)
+        inferred = _npz_task(out.get("path"), task) if source == "npz" and found == "auto" \
+            and not c.problems else found
+    if source in ARRAY_SOURCES and source != "python" and task == "auto" and inferred == "auto":
+        inferred = "classification"
+    if source == "images" and task == "regression":
+        c.fail("data.task", "must be classification for an image folder (its sub-folders are "
+               "the classes)", task)
     if source == "keras" and task == "regression":
         c.fail("data.task", f"must be classification for Keras data set {out.get('name')}", task)
     out["task"] = inferred if task == "auto" else task
@@ -168,7 +195,27 @@ def _check_data(c: Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     max_rows = data.get("max_rows")
     out["max_rows"] = None if max_rows is None else c.integer("data.max_rows", max_rows, 10)
     effective_task = out["task"] if out["task"] != "auto" else "classification"
-    return out, effective_task
+    return out, effective_task, shape
+
+
+def _npz_task(path: str | None, task: str) -> str:
+    """The task an npz file's labels imply (its y arrays are read; x is not)."""
+    if not path:
+        return "classification"
+    import numpy as np
+
+    from tuning.data import DataError
+    from tuning.data.arrays import infer_task
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            ys = [archive[k] for k in ("y", "y_train", "y_val") if k in archive.files]
+    except (OSError, ValueError):
+        return "classification"
+    try:
+        return infer_task(ys, {"task": task})
+    except DataError:
+        return "classification"
 
 
 def _check_csv_location(c: Checker, path: str) -> bool:
@@ -207,15 +254,29 @@ def _inspect_csv_task(c: Checker, path: str | None, target: Any, task: str) -> s
     return summary.task or "classification"
 
 
-def _check_model(c: Checker, model: dict[str, Any], task: str) -> tuple[dict[str, Any], str]:
-    c.unknown_keys("model", model, ("family",))
+def _check_model(c: Checker, model: dict[str, Any], task: str, data: dict[str, Any],
+                 sample_shape: list[int] | None) -> tuple[dict[str, Any], str]:
     family = c.choice("model.family", model.get("family"), catalog.FAMILIES)
-    if family is None:
+    spec = catalog.FAMILIES.get(family or "")
+    c.unknown_keys("model", model, ("family", "module", "build") if spec and spec.user_code
+                   else ("family",))
+    if spec is None:
         return {"family": None}, "keras"
-    spec = catalog.FAMILIES[family]
     if task not in spec.tasks:
         c.fail("model.family", f"{family} cannot do {task}; pick one of "
                + ", ".join(f.name for f in catalog.FAMILIES.values() if task in f.tasks), family)
+    if spec.kind != "keras" and data.get("source") in ARRAY_SOURCES:
+        c.fail("data.source", f"{data['source']} data trains Keras models only; pick a Keras "
+               "family (custom, cnn, mlp) or give a CSV of features", data["source"])
+    if spec.kind == "keras" and spec.inputs == "flat" and sample_shape is not None \
+            and len(sample_shape) > 1:
+        c.fail("model.family", f"{family} takes one row of features per sample, but the data's "
+               f"samples have shape {sample_shape}; use the cnn family or your own model", family)
+    from .sources import check_custom_model, check_image_input
+
+    check_image_input(c, family, data, sample_shape)
+    if spec.user_code:
+        return check_custom_model(c, model), spec.kind
     return {"family": family}, spec.kind
 
 
@@ -270,11 +331,14 @@ OBJECTIVE_FIELDS = ("metric", "direction")
 
 
 def _check_objective(c: Checker, objective: dict[str, Any], kind: str,
-                     task: str) -> dict[str, Any]:
+                     task: str, free_metrics: bool = False) -> dict[str, Any]:
+    """``free_metrics``: the user's own model compiles its own metrics, so any metric name
+    its logs may hold (``val_auc``) is accepted; KerasTuner fails the trial if it is not."""
     c.unknown_keys("objective", objective, OBJECTIVE_FIELDS)
     metrics = (catalog.SKLEARN_SCORINGS if kind == "sklearn" else catalog.KERAS_METRICS)[task]
-    metric = c.choice("objective.metric", objective.get("metric", catalog.default_metric(kind, task)),
-                      metrics)
+    metric = objective.get("metric", catalog.default_metric(kind, task))
+    if not (free_metrics and isinstance(metric, str) and metric.isidentifier()):
+        metric = c.choice("objective.metric", metric, metrics)
     if metric is None:
         return {"metric": None, "direction": "max"}
     expected = catalog.default_direction(metric)

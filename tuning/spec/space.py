@@ -21,7 +21,12 @@ def check_space(c: Checker, space: Any, family: str | None, kind: str) -> dict[s
     """Check ``search_space``; return the hyperparameters that passed, normalised.
 
     ``family`` None (the family was invalid) skips the known-name check. A hyperparameter
-    with a problem is left out, so later checks see only valid definitions."""
+    with a problem is left out, so later checks see only valid definitions. The user's
+    own model may leave the space empty (its module's space is searched as declared)
+    and name any hyperparameter: what it names narrows or fixes the module's own."""
+    free = family in catalog.FAMILIES and catalog.FAMILIES[family].user_code
+    if free and (space is None or space == {}):
+        return {}
     if space is None or (isinstance(space, dict) and not space):
         c.fail("search_space", "must name at least one hyperparameter, e.g. "
                '{"learning_rate": {"type": "float", "min": 0.0001, "max": 0.01, "sampling": "log"}}',
@@ -57,8 +62,9 @@ def _is_known_hp(name: str, known: set[str], family: str | None) -> bool:
 def _known_hyperparameters(family: str | None) -> set[str] | None:
     if family is None:
         return None
-    if family == "mlp":
-        return set(catalog.MLP_DEFAULTS)
+    spec = catalog.FAMILIES[family]
+    if spec.kind == "keras":
+        return None if spec.user_code else set(spec.defaults or ())
     names: set[str] = set()
     for _, path in catalog.FAMILIES[family].estimators:
         names |= set(_estimator_params(path))
@@ -196,7 +202,10 @@ MLP_NAMED_VALUES = {
 
 def _check_hp_domain(c: Checker, field: str, name: str, hp: dict[str, Any],
                      family: str | None) -> None:
-    """Rules that depend on what the hyperparameter means to the MLP builder."""
+    """Rules that depend on what the hyperparameter means to the MLP (or CNN) builder."""
+    if family == "cnn":
+        _check_cnn_domain(c, field, name, hp)
+        return
     if family != "mlp":
         return
     values = _possible_values(hp)
@@ -220,6 +229,36 @@ def _check_hp_domain(c: Checker, field: str, name: str, hp: dict[str, Any],
         if any(not is_number(v) or v < low or v > 10 for v in values):
             c.fail(field, "must stay between 0 and 10" if name == "l2"
                    else "must be > 0 and at most 10", _range_repr(hp))
+
+
+CNN_NAMED_VALUES = {"pooling": ("poolings", catalog.CNN_POOLINGS),
+                    "optimizer": ("optimizers", catalog.MLP_OPTIMIZERS)}
+
+
+def _check_cnn_domain(c: Checker, field: str, name: str, hp: dict[str, Any]) -> None:
+    values = _possible_values(hp)
+    if name in CNN_NAMED_VALUES:
+        noun, allowed = CNN_NAMED_VALUES[name]
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            c.fail(field, f"values must be {noun} among " + ", ".join(allowed), bad)
+    elif name == "conv_blocks":
+        if any(not is_int(v) or not 1 <= v <= catalog.CNN_MAX_BLOCKS for v in values):
+            c.fail(field, f"must stay between 1 and {catalog.CNN_MAX_BLOCKS} blocks",
+                   _range_repr(hp))
+    elif name in ("filters", "kernel_size", "dense_units", "batch_size"):
+        if any(not is_int(v) or v < 1 for v in values):
+            c.fail(field, "must be positive integers", _range_repr(hp))
+    elif name == "filter_growth":
+        if any(not is_number(v) or not 1 <= v <= 4 for v in values):
+            c.fail(field, "must stay between 1 and 4 (each block's filters over the last's)",
+                   _range_repr(hp))
+    elif name == "dropout":
+        if any(not is_number(v) or not 0 <= v < 1 for v in values):
+            c.fail(field, "must stay in [0, 1)", _range_repr(hp))
+    elif name == "learning_rate":
+        if any(not is_number(v) or v <= 0 or v > 10 for v in values):
+            c.fail(field, "must be > 0 and at most 10", _range_repr(hp))
 
 
 def _possible_values(hp: dict[str, Any]) -> list[Any]:
