@@ -31,6 +31,7 @@ from storage import (
     TrialStatus,
     plain_json,
 )
+from tuning import catalog
 from tuning.runner.engine import Engine
 
 from .paths import default_db_path
@@ -118,8 +119,16 @@ def _print_problems(exc: SpecError) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     spec = load_spec_file(args.spec)
+    count = len(spec["search_space"])
+    if catalog.FAMILIES[spec["model"]["family"]].user_code:
+        from tuning.spec.discovery import check_user_model
+
+        found, notes = check_user_model(spec)  # raises SpecError with the user's own error
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        count = len(found.entries)
     print(f"ok: {spec['name']} ({spec['strategy']['name']} over "
-          f"{len(spec['search_space'])} hyperparameters, up to {spec['strategy']['max_trials']} trials)")
+          f"{count} hyperparameters, up to {spec['strategy']['max_trials']} trials)")
     return EXIT_OK
 
 

@@ -18,9 +18,11 @@ def build_model(hp):
     for i in range(hp.Int("num_layers", 1, 2)):
         model.add(layers.Dense(hp.Int(f"units_{i}", min_value=16, max_value=64, step=16),
                                activation=hp.Choice("activation", ["relu", "tanh"])))
-    if hp.Boolean("dropout"):
-        with hp.conditional_scope("dropout", [True]):
-            model.add(layers.Dropout(hp.Float("dropout_rate", 0.1, 0.5, step=0.1)))
+    dropout = hp.Boolean("dropout")
+    with hp.conditional_scope("dropout", [True]):  # dropout_rate exists only with dropout
+        rate = hp.Float("dropout_rate", 0.1, 0.5, step=0.1)
+    if dropout:
+        model.add(layers.Dropout(rate))
     model.add(layers.Dense(10, activation="softmax"))
     learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
