@@ -180,7 +180,7 @@ def live_panel(run_id: int) -> None:
         st.plotly_chart(hyperband_chart(hyperband_table(trials)), key="live_hyperband")
     if panel in TOOL_PANELS:
         TOOL_PANELS[panel](run, trials, view)
-    if run.model_family == "mlp" and any("param_count" in t.metrics for t in trials):
+    if any("param_count" in t.metrics for t in trials):  # every Keras trial records it
         st.subheader("Score against parameter count")
         st.plotly_chart(score_vs_params_chart(trials), key="live_params")
 

@@ -592,7 +592,13 @@ def rebuild_script(run: Run, trials: Iterable[Trial]) -> str:
     best = best_trial(run, list(trials))
     spec = plain_json(run.spec)
     family_name = spec.get("model", {}).get("family")
-    if family_name == CUSTOM_FAMILY:
+    if family_name == CUSTOM_FAMILY and spec.get("model", {}).get("module"):
+        from .user_model_script import user_model_script
+
+        space = spec.get("search_space", {})
+        chosen = plain_json(hyperparameters(best)) if best is not None else _space_defaults(space)
+        return user_model_script(run, best, spec, {**_fixed_values(space), **chosen})
+    if family_name == CUSTOM_FAMILY:  # watched or imported: the user's script builds it
         return _custom_script(run, best, spec)
     family = catalog.FAMILIES.get(family_name)
     if family is None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from storage import Recorder, RunStatus, Storage, plain_json
-from tuning import strategies
+from tuning import catalog, strategies
 from tuning.data import DataError, load_dataset
 from tuning.paths import claim_run_folder, run_dir
 
@@ -42,14 +42,14 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
     from sklearn import metrics as sk_metrics
     from sklearn import model_selection
 
-    from tuning.runner.models import MLPHyperModel, SklearnHyperModel
+    from tuning.runner.models import SklearnHyperModel, keras_hypermodel, preset_space
 
     strategy = spec["strategy"]
     chosen = strategies.get(strategy["name"])
     family = spec["model"]["family"]
     seed = int(spec["seed"]) or 2**31 - 1  # KerasTuner treats seed 0 as "no seed"
     failures = strategy["max_consecutive_failed_trials"]
-    if family != "mlp":
+    if catalog.FAMILIES[family].kind == "sklearn":
         hypermodel = SklearnHyperModel(spec["search_space"], family, dataset.task, seed)
         oracle = chosen.build_oracle(kt, spec, kt.Objective("score", "max"), seed, failures)
         folds = strategy["cv_folds"]
@@ -62,10 +62,16 @@ def build_tuner(spec: Mapping[str, Any], dataset: Any, directory: str) -> Any:
                     directory=directory, project_name="kt", overwrite=False)
         tuner.oracle.verbose = 0
         return tuner
-    hypermodel = MLPHyperModel(spec["search_space"], dataset.x_train.shape[1], dataset.task,
-                               dataset.n_classes, spec["training"]["batch_size"])
+    hypermodel = keras_hypermodel(spec, dataset)
     objective = kt.Objective(spec["objective"]["metric"], spec["objective"]["direction"])
     base, arguments = chosen.tuner_for_keras(kt, spec, objective, seed, failures)
+    preset = preset_space(spec)
+    if preset is not None:  # the user's model: the spec's entries override the module's
+        if "oracle" in arguments:
+            arguments["oracle"].hyperparameters = preset
+            arguments["oracle"].tune_new_entries = True
+        else:
+            arguments.update(hyperparameters=preset, tune_new_entries=True)
     return recording_class(base)(
         hypermodel=hypermodel, executions_per_trial=strategy["executions_per_trial"],
         directory=directory, project_name="kt", overwrite=False, **arguments)
@@ -83,7 +89,7 @@ def _save_best_model(tuner: Any, spec: Mapping[str, Any], dataset: Any, folder: 
             return None
         if best[0].trial_id == saved:
             return saved
-        if spec["model"]["family"] == "mlp":
+        if is_keras(spec):
             from .kt_compat import checkpoint_path
 
             # What ``tuner.load_model`` does, less its clear_session and two gc.collect()
@@ -154,7 +160,14 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
         return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
     if spec["strategy"].get("workers", 1) > 1:
         return _coordinate(storage, run_id, spec, dataset, folder, worker_name, workers)
-    tuner = build_tuner(spec, dataset, folder)
+    try:
+        tuner = build_tuner(spec, dataset, folder)
+    except Exception as exc:  # KerasTuner builds the model once to learn its space
+        message = user_build_error(exc)
+        if message is None:
+            raise
+        storage.finish_run(run_id, RunStatus.FAILED, error=message)
+        return EXIT_DONE
     tuner.setup_recording(storage, run_id, spec, worker_name,
                           recycle_after=int(spec["strategy"].get("recycle_every", 25)),
                           time_spent_s=time_spent(storage, run_id))
@@ -170,6 +183,18 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     except Exception as outcome:  # a RunEnded, or what broke the search
         return conclude(storage, run_id, outcome, save_best=save_best)
     return conclude(storage, run_id, None, save_best=save_best)
+
+
+def user_build_error(exc: Exception) -> str | None:
+    """The message of a user's model that fails to build (or to import) while the tuner
+    starts; None for any other error."""
+    from tuning.spec.user_code import UserCodeError
+
+    if isinstance(exc, UserCodeError):
+        return f"your model cannot be built: {exc}"
+    if type(exc).__name__ == "FailedTrialError":
+        return f"your model cannot be built: {exc}"
+    return None
 
 
 def _coordinate(storage: Storage, run_id: int, spec: dict[str, Any], dataset: Any,
@@ -244,8 +269,12 @@ def execute_worker(storage: Recorder, run_id: int, tuner_id: str,
     return EXIT_DONE
 
 
+def is_keras(spec: Mapping[str, Any]) -> bool:
+    return catalog.FAMILIES[spec["model"]["family"]].kind == "keras"
+
+
 def _search(tuner: Any, spec: Mapping[str, Any], dataset: Any) -> None:
-    if spec["model"]["family"] == "mlp":
+    if is_keras(spec):
         tuner.search(dataset.x_train, dataset.y_train, epochs=spec["training"]["epochs"],
                      validation_data=(dataset.x_val, dataset.y_val), verbose=0,
                      callbacks=fit_callbacks(spec))

@@ -88,6 +88,11 @@ class MLPHyperModel(kt.HyperModel):
         self.n_classes = n_classes
         self.batch_size = batch_size
 
+    @classmethod
+    def for_run(cls, spec: Mapping[str, Any], dataset: Any) -> MLPHyperModel:
+        return cls(spec["search_space"], dataset.x_train.shape[1], dataset.task,
+                   dataset.n_classes, spec["training"]["batch_size"])
+
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         values = declare_space(hp, self.space)
         return build_mlp(values, self.n_features, self.task, self.n_classes)
@@ -95,6 +100,91 @@ class MLPHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         batch_size = hp.values.get("batch_size", self.batch_size)
         return model.fit(*args, batch_size=int(batch_size), **kwargs)
+
+
+def image_shape(sample: tuple[int, ...]) -> tuple[int, ...]:
+    """The (height, width, channels) a CNN sees for samples of shape ``sample``: images
+    as they are, a 2-D sample as one channel, a flat square row (digits' 64 pixels,
+    MNIST's 784) as a square one-channel image."""
+    if len(sample) == 3:
+        return tuple(sample)
+    if len(sample) == 2:
+        return (*sample, 1)
+    side = round(sample[0] ** 0.5)
+    if len(sample) == 1 and side * side == sample[0]:
+        return (side, side, 1)
+    raise ValueError(f"samples of shape {sample} are not images; the cnn family takes "
+                     "images, or rows of a square number of pixels")
+
+
+def build_cnn(values: Mapping[str, Any], sample: tuple[int, ...], task: str,
+              n_classes: int | None) -> keras.Model:
+    """Convolution blocks (conv, optional batch normalisation, ReLU, pooling), then a
+    dense head; ``values`` overrides ``catalog.CNN_DEFAULTS``."""
+    s = {**catalog.CNN_DEFAULTS, **{k: v for k, v in values.items() if not k.startswith("tuner/")}}
+    inputs = keras.Input(tuple(sample))
+    shape = image_shape(tuple(sample))
+    x = inputs if tuple(sample) == shape else keras.layers.Reshape(shape)(inputs)
+    pool = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}.get(
+        s["pooling"])
+    for i in range(int(s["conv_blocks"])):
+        filters = max(1, round(int(s["filters"]) * float(s["filter_growth"]) ** i))
+        x = keras.layers.Conv2D(filters, int(s["kernel_size"]), padding="same",
+                                use_bias=not s["batch_norm"], name=f"conv_{i}")(x)
+        if s["batch_norm"]:
+            x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+        x = keras.layers.Activation("relu")(x)
+        if pool is not None:
+            x = pool(2, padding="same", name=f"pool_{i}")(x)
+    x = keras.layers.Flatten()(x)
+    if s["dropout"]:
+        x = keras.layers.Dropout(float(s["dropout"]))(x)
+    x = keras.layers.Dense(int(s["dense_units"]), activation="relu", name="dense")(x)
+    if task == "classification":
+        outputs = keras.layers.Dense(int(n_classes or 2), activation="softmax", name="output")(x)
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        outputs = keras.layers.Dense(1, name="output")(x)
+        loss, metrics = "mse", ["mae"]
+    model = keras.Model(inputs, outputs)
+    optimizer = keras.optimizers.get({"class_name": s["optimizer"],
+                                      "config": {"learning_rate": float(s["learning_rate"])}})
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    return model
+
+
+class CNNHyperModel(MLPHyperModel):
+    """The shipped CNN; like the MLP its space is declared on every build and its batch
+    size can be tuned."""
+
+    @classmethod
+    def for_run(cls, spec: Mapping[str, Any], dataset: Any) -> CNNHyperModel:
+        model = cls(spec["search_space"], 0, dataset.task, dataset.n_classes,
+                    spec["training"]["batch_size"])
+        model.sample = tuple(dataset.x_train.shape[1:])
+        return model
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        values = declare_space(hp, self.space)
+        return build_cnn(values, self.sample, self.task, self.n_classes)
+
+
+def keras_hypermodel(spec: Mapping[str, Any], dataset: Any) -> kt.HyperModel:
+    """The hypermodel of the spec's Keras family (``catalog.Family.hypermodel``)."""
+    module, name = catalog.FAMILIES[spec["model"]["family"]].hypermodel.split(":")
+    return getattr(importlib.import_module(module), name).for_run(spec, dataset)
+
+
+def preset_space(spec: Mapping[str, Any]) -> kt.HyperParameters | None:
+    """For the user's own model: the entries the spec narrows or fixes, registered in
+    advance (KerasTuner's ``hyperparameters=``), so the module's own declarations of
+    them yield to the spec's; None for the shipped families (they declare the spec's
+    space themselves)."""
+    if not catalog.FAMILIES[spec["model"]["family"]].user_code or not spec["search_space"]:
+        return None
+    hp = kt.HyperParameters()
+    declare_space(hp, spec["search_space"])
+    return hp
 
 
 def estimator_class(family: str, task: str) -> type:
