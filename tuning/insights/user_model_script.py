@@ -49,8 +49,8 @@ def main():
     import keras
     import keras_tuner as kt
 
-    keras.utils.set_random_seed(SEED)
     dataset = load_dataset(DATA, SEED)
+    keras.utils.set_random_seed(TRIAL_SEED)  # the seed the trial's first execution had
     builder = getattr(import_module(MODULE), BUILD)
     hp = kt.HyperParameters()
     hp.values.update(HYPERPARAMETERS)  # your hp.Int(...) calls return these values
@@ -91,6 +91,9 @@ def user_model_script(run: Run, best: Trial | None, spec: Mapping[str, Any],
         "BEST_TRIAL": best.trial_key if best is not None else None,
         "BEST_SCORE": best.score if best is not None else None,
         "PROJECT_ROOT": str(PROJECT_ROOT), "SEED": int(spec.get("seed") or 0),
+        # As the executor seeds each execution: seed + 1000 x trial number + execution.
+        "TRIAL_SEED": int(spec.get("seed") or 0) + 1000 * int(best.trial_key
+                                                            if best is not None else 0),
         "DATA": plain_json(spec.get("data", {})), "MODULE": spec["model"]["module"],
         "BUILD": spec["model"]["build"],
         "HYPERPARAMETERS": {k: v for k, v in values.items() if not k.startswith("tuner/")},

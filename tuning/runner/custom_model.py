@@ -48,6 +48,9 @@ def load_builder(module: str, build: str) -> Builder:
         return Builder("hypermodel", _checked(hypermodel.build, module, build), hypermodel)
     if isinstance(found, kt.HyperModel):
         return Builder("hypermodel", _checked(found.build, module, build), found)
+    if isinstance(found, type):
+        raise UserCodeError("model.build", module, f"{build} is a class but not a subclass of "
+                            "keras_tuner.HyperModel; subclass it, or name a build function")
     if not callable(found):
         raise UserCodeError("model.build", module, f"{build} is a {type(found).__name__}, not a "
                             "build function build_model(hp) or a keras_tuner.HyperModel subclass")
