@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
+from pages._user_model import conditional_note, model_fields
 from storage import StorageError, plain_json
 from tuning import catalog, strategies
 from tuning.data import DataError
@@ -45,7 +46,8 @@ storage = get_storage()
 state = st.session_state
 
 DEMO_CSV_DIR = PROJECT_ROOT / "examples" / "data"
-SOURCES = {"sklearn": "Bundled (scikit-learn)", "keras": "Keras cache", "csv": "Upload a CSV"}
+SOURCES = {"sklearn": "Bundled (scikit-learn)", "keras": "Keras cache", "csv": "Upload a CSV",
+           "npz": "NumPy .npz", "images": "Image folder", "python": "Python loader"}
 # Which section of the form shows a problem, by the first segment of its field.
 SECTION_OF = {"name": "budget", "seed": "budget", "time_limit_s": "budget", "training": "budget",
               "trial_time_limit_s": "budget",
@@ -65,6 +67,15 @@ def keep_valid(key: str, options: list[Any]) -> None:
         state[key] = options[0]
 
 
+def space_key(family: str | None, module: str | None = None, build: str | None = None) -> str:
+    """What the search-space table was made for: the family, and for the user's own
+    model its module and builder (choosing another one shows that one's space)."""
+    spec = catalog.FAMILIES.get(family or "")
+    if spec is not None and spec.user_code:
+        return f"{family}:{module or ''}:{(build or 'build_model').strip()}"
+    return str(family)
+
+
 def set_space(rows: list[dict], family: str | None) -> None:
     """Replace the search-space table; a new editor key drops the old editor's edits."""
     state["space_base"] = rows_frame(rows)
@@ -76,7 +87,8 @@ def fill_form(spec: dict, message: str) -> None:
     values = form_from_spec(spec)
     rows = values.pop("space_rows")
     state.update(values)
-    set_space(rows, values["f_family"])
+    state.pop("f_module_choice", None)
+    set_space(rows, space_key(values["f_family"], values.get("f_module"), values.get("f_build")))
     state["launch_flash"] = message
 
 
@@ -164,6 +176,36 @@ elif source == "keras":
     st.caption("Read from the Keras cache only (nothing is downloaded); a data set that is "
                "not cached fails the run with a message saying so.")
     task = catalog.KERAS_DATASETS[name]
+elif source in ("npz", "images"):
+    default("f_data_path")
+    what = ("an .npz file with x and y (or x_train, y_train, x_val, y_val)" if source == "npz"
+            else "a folder with one sub-folder of images per class")
+    st.text_input(f"Path of {what}", key="f_data_path",
+                  help="Inside examples/, data/ or a folder listed in TUNING_DATA_DIRS")
+    if source == "images":
+        task = "classification"
+        cols = st.columns(3)
+        for key in ("f_image_h", "f_image_w", "f_color_mode"):
+            default(key)
+        cols[0].number_input("Image height", min_value=1, max_value=2048, key="f_image_h")
+        cols[1].number_input("Image width", min_value=1, max_value=2048, key="f_image_w")
+        cols[2].selectbox("Colour", ["rgb", "grayscale", "rgba"], key="f_color_mode")
+        st.caption("Read with Keras' image_dataset_from_directory in the worker; pixels "
+                   "scaled to [0, 1]; the class names are the sub-folders'.")
+    else:
+        default("f_task")
+        st.selectbox("Task", list(catalog.TASKS), key="f_task")
+elif source == "python":
+    default("f_data_module")
+    default("f_data_function")
+    default("f_task")
+    cols = st.columns([3, 2, 1])
+    cols[0].text_input("Loader module (empty: your model's module)", key="f_data_module")
+    cols[1].text_input("Loader function", key="f_data_function",
+                       help="returns (x_train, y_train, x_val, y_val), (x, y), or a dict")
+    cols[2].selectbox("Task", list(catalog.TASKS), key="f_task")
+    st.caption("The loader runs in the worker (and when the form checks your model), "
+               "never in the dashboard's process.")
 else:
     upload = st.file_uploader("CSV file", type=["csv"], key="f_upload")
     demos = sorted(p.name for p in DEMO_CSV_DIR.glob("*.csv"))
@@ -231,12 +273,22 @@ kind = catalog.FAMILIES[family].kind
 st.caption(f"Families that can do {task}. "
            + ("Trained with Keras in a worker process." if kind == "keras"
               else "Fitted with scikit-learn, scored by cross-validation."))
+user_model = catalog.FAMILIES[family].user_code
+found = model_fields(state, storage.path) if user_model else None
 sections["model"] = st.container()
 
 # -- search space ----------------------------------------------------------------------
 st.subheader("3 · Search space")
-if state.get("space_family") != family or "space_base" not in state:
-    set_space(space_to_rows(catalog.default_space(family)), family)
+table_key = space_key(family, state.get("f_module"), state.get("f_build"))
+if state.get("space_family") != table_key or "space_base" not in state:
+    start = found.space if found is not None else (
+        {} if user_model else catalog.default_space(family))
+    set_space(space_to_rows(start), table_key)
+if user_model:
+    st.caption("Your module's own search space, as it declares it. Narrow a range, drop "
+               "values or fix an entry (type fixed): the run registers these first, so your "
+               "hp.Int(...) calls get them; rows you delete stay as your module declares them.")
+    conditional_note(found)
 st.caption("One row per hyperparameter. Ranges (int/float) use min, max and an optional step "
            "or log sampling; `choice` lists its values comma-separated; `fixed` holds one value. "
            "Add rows at the bottom; select rows to delete them.")
@@ -335,6 +387,8 @@ sections["strategy"] = st.container()
 # -- objective and budget --------------------------------------------------------------
 st.subheader("5 · Objective and budget")
 metrics = list((catalog.SKLEARN_SCORINGS if kind == "sklearn" else catalog.KERAS_METRICS)[task])
+if user_model and state.get("f_metric") and state["f_metric"] not in metrics:
+    metrics.append(state["f_metric"])  # a metric of the user's own compile, from a loaded spec
 keep_valid("f_metric", metrics)
 left, right = st.columns(2)
 metric = left.selectbox("Objective metric", metrics, key="f_metric")
@@ -396,6 +450,10 @@ try:
     spec = validate_spec(doc)
 except SpecError as exc:
     problems.extend(exc.problems)
+if found is not None:  # the user's own error, with their file and line
+    from tuning.spec.discovery import problems as discovery_problems
+
+    problems.extend(discovery_problems(found))
 if problems:
     spec = None
     grouped: dict[str, list[Problem]] = {}

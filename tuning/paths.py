@@ -72,3 +72,37 @@ def outside_data_roots(path: str) -> list[Path] | None:
     if any(real == root or root in real.parents for root in roots):
         return None
     return roots
+
+
+MODULE_UPLOAD_ENV = "TUNING_ALLOW_MODULE_UPLOAD"
+
+
+def module_uploads_allowed() -> bool:
+    """Whether the launch form accepts an uploaded Python module (``TUNING_ALLOW_MODULE_UPLOAD``
+    set to 1, true or yes by whoever starts the dashboard). Off by default: an uploaded
+    module is a browser user's code, run in the worker with the dashboard's rights."""
+    return os.environ.get(MODULE_UPLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def python_files(limit: int = 200) -> list[str]:
+    """``.py`` files in the data folders (see ``data_roots``), up to three folders deep,
+    as paths relative to the current folder where they lie below it: the modules a
+    launch form may offer. Hidden folders and virtual environments are skipped."""
+    found: list[str] = []
+    cwd = os.path.realpath(os.getcwd())
+    for root in data_roots():
+        if not root.is_dir():
+            continue
+        for folder, dirs, files in os.walk(root):
+            depth = len(Path(folder).relative_to(root).parts)
+            dirs[:] = [] if depth >= 3 else sorted(
+                d for d in dirs if not d.startswith((".", "__")) and d not in ("venv", "site-packages")
+                and not d.endswith("-runs"))
+            for name in sorted(files):
+                if name.endswith(".py") and not name.startswith("_"):
+                    path = os.path.join(folder, name)
+                    rel = os.path.relpath(path, cwd)
+                    found.append(path if rel.startswith("..") else rel)
+                    if len(found) >= limit:
+                        return found
+    return list(dict.fromkeys(found))

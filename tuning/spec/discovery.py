@@ -54,6 +54,13 @@ class Discovery:
     params: int | None = None
     seconds: float = 0.0
 
+    def to_answer(self) -> dict[str, Any]:
+        """Plain data (what the discovery process prints): ``from_answer`` reads it back."""
+        err = self.error
+        return {"entries": list(self.entries), "builder": self.builder, "data": self.data,
+                "params": self.params, "error": None if err is None else
+                {"field": err.field, "where": err.where, "text": err.text}}
+
     @property
     def conditional(self) -> tuple[dict[str, Any], ...]:
         """Entries the module keeps deciding (conditional, or an unsupported sampling)."""

@@ -185,8 +185,11 @@ FORM_DEFAULTS: dict[str, Any] = {
     "f_source": "sklearn", "f_sk_name": None, "f_keras_name": None,
     "csv_path": None, "csv_label": None, "f_target": None, "f_task": "auto",
     "f_val_split": 0.2, "f_max_rows": None,
-    # model and search space
-    "f_family": None, "space_rows": [],
+    # your own data: an npz file or image folder (f_data_path), a Python loader
+    "f_data_path": "", "f_image_h": 64, "f_image_w": 64, "f_color_mode": "rgb",
+    "f_data_module": "", "f_data_function": "load_data",
+    # model and search space (f_module, f_build: your own model's file and builder)
+    "f_family": None, "f_module": "", "f_build": "build_model", "space_rows": [],
     # strategy (None for a selection: the page picks the first option offered)
     "f_strategy": None,
     **{key: option_start(option, None) for option, key in OPTION_KEYS.items()},
@@ -235,7 +238,7 @@ def spec_from_form(state: Mapping[str, Any]) -> FormDraft:
         "description": get("f_description"),
         "seed": int(seed) if seed is not None else seed,
         "data": data,
-        "model": {"family": family},
+        "model": _model_from_form(get, family),
         "search_space": space,
         "strategy": strategy,
         "objective": {"metric": get("f_metric")},
@@ -251,8 +254,26 @@ def default_name(state: Mapping[str, Any]) -> str:
     """The run name used when the name field is empty: data set, family, strategy."""
     get = _reader(state)
     source = get("f_source")
-    label = {"sklearn": get("f_sk_name"), "keras": get("f_keras_name")}.get(source)
-    return f"{label or get('csv_label') or 'csv'} · {get('f_family')} · {get('f_strategy')}"
+    label = {"sklearn": get("f_sk_name"), "keras": get("f_keras_name"),
+             "npz": os.path.basename(str(get("f_data_path") or "")),
+             "images": os.path.basename(os.path.normpath(str(get("f_data_path") or "x"))),
+             "python": get("f_data_function")}.get(source)
+    family = get("f_family")
+    if _is_user_model(family) and get("f_module"):
+        family = os.path.basename(str(get("f_module")))
+    return f"{label or get('csv_label') or 'csv'} · {family} · {get('f_strategy')}"
+
+
+def _is_user_model(family: str | None) -> bool:
+    spec = catalog.FAMILIES.get(family or "")
+    return bool(spec and spec.user_code)
+
+
+def _model_from_form(get, family: str | None) -> dict[str, Any]:
+    if not _is_user_model(family):
+        return {"family": family}
+    return {"family": family, "module": get("f_module") or None,
+            "build": str(get("f_build") or "").strip() or "build_model"}
 
 
 _UNSET = object()
@@ -274,7 +295,18 @@ def _data_from_form(get) -> dict[str, Any]:
         data["name"] = get("f_sk_name")
     elif source == "keras":
         data["name"] = get("f_keras_name")
-    elif get("csv_path"):
+    elif source in ("npz", "images"):
+        data["path"] = str(get("f_data_path") or "").strip()
+        if source == "images":
+            data["image_size"] = [get("f_image_h"), get("f_image_w")]
+            data["color_mode"] = get("f_color_mode")
+    elif source == "python":
+        module = str(get("f_data_module") or "").strip() or get("f_module") or ""
+        data["module"] = module
+        data["function"] = str(get("f_data_function") or "").strip() or "load_data"
+    if source in ("npz", "python"):
+        data["task"] = get("f_task")
+    if source == "csv" and get("csv_path"):
         data["path"] = get("csv_path")
         # The page passes no target while the CSV has no readable columns.
         if get("f_target") is not None:
@@ -360,11 +392,25 @@ def form_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         "f_strategy": name,
         "f_metric": (spec.get("objective") or {}).get("metric"), "f_seed": spec.get("seed", 42),
     })
+    model = spec.get("model") or {}
+    if model.get("module"):
+        out["f_module"], out["f_build"] = model["module"], model.get("build", "build_model")
     if source == "sklearn":
         out["f_sk_name"] = data.get("name")
     elif source == "keras":
         out["f_keras_name"] = data.get("name")
-    else:
+    elif source in ("npz", "images"):
+        out["f_data_path"] = data.get("path", "")
+        height, width = data.get("image_size", [64, 64])
+        out.update({"f_image_h": height, "f_image_w": width,
+                    "f_color_mode": data.get("color_mode", "rgb")})
+    elif source == "python":
+        module = data.get("module", "")
+        out["f_data_module"] = "" if module == model.get("module") else module
+        out["f_data_function"] = data.get("function", "load_data")
+    if source in ("npz", "python"):
+        out["f_task"] = data.get("task", "auto")
+    if source == "csv":
         path = data.get("path")
         out.update({"csv_path": path, "csv_label": os.path.basename(path) if path else None,
                     "f_target": data.get("target"), "f_task": data.get("task", "auto")})
