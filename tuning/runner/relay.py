@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import secrets
+import sys
 import threading
 import time
 import urllib.request
@@ -342,3 +344,41 @@ def _metric(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+class ChiefWatch(threading.Thread):
+    """Ends a remote worker whose chief is gone.
+
+    KerasTuner's client waits up to an hour for an oracle that does not answer; a worker
+    whose chief stopped (or whose machine went away) would sit that long. This thread asks
+    the relay every ``poll_s``; once it has been unreachable for ``gone_s`` in a row, it
+    says so and ends the process through ``exit`` (the chief fails the trial it held)."""
+
+    def __init__(self, url: str, token: str, run_id: int, gone_s: float = 30.0,
+                 poll_s: float = 5.0, exit: Any = None):
+        super().__init__(daemon=True, name="chief-watch")
+        self.storage = RemoteStorage(url, token, run_id, timeout_s=min(poll_s, 10.0),
+                                     retry_s=0.0)
+        self.gone_s, self.poll_s = gone_s, poll_s
+        self.exit = exit or _leave
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        last_seen = time.monotonic()
+        while not self.done.wait(self.poll_s):
+            try:
+                self.storage.control_flags(self.storage.run_id)
+                last_seen = time.monotonic()
+            except RelayUnavailable:
+                if time.monotonic() - last_seen >= self.gone_s:
+                    print(f"the chief's relay at {self.storage.url} has not answered for "
+                          f"{self.gone_s:.0f} s: the run's chief is gone; this worker leaves",
+                          file=sys.stderr, flush=True)
+                    self.exit(1)
+                    return
+            except Exception:  # the relay answered (an error is an answer): it is there
+                last_seen = time.monotonic()
+
+
+def _leave(code: int) -> None:
+    os._exit(code)
