@@ -12,7 +12,7 @@ import streamlit as st
 
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
 from storage import StorageError, plain_json
-from tuning import catalog, strategies
+from tuning import catalog, network, strategies
 from tuning.data import DataError
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.runner.control import queue_race, queue_run
@@ -324,8 +324,8 @@ if offers_workers(strategy_name):
         default("f_chief_host")
         left.number_input("Worker processes (KerasTuner chief/worker)", min_value=1,
                           max_value=64, step=1, key="f_workers")
-        right.text_input("Serve the oracle on", key="f_chief_host",
-                         help="127.0.0.1 keeps it on this machine")
+        right.text_input("Serve the oracle on", key="f_chief_host")
+        st.caption(network.FORM_NOTE)
 with st.expander("Failure handling"):
     for column, (option, widget) in zip(st.columns(2), FAILURE_FIELDS.items()):
         default(OPTION_KEYS[option], widget.start)

@@ -27,6 +27,7 @@ from concurrent import futures
 from typing import Any
 
 from storage import RunStatus, Storage, TrialStatus
+from tuning.network import chief_host_refusal
 from tuning.paths import PROJECT_ROOT, claim_run_folder, run_dir
 
 from .run_control import EXIT_RECYCLE
@@ -100,9 +101,14 @@ def become_chief(spec: Mapping[str, Any]) -> tuple[str, int]:
     """Pick the oracle's address and mark this process as KerasTuner's chief.
 
     Call before building the tuner: KerasTuner reads these variables when it is built.
+    ``PermissionError`` for an address other than loopback without the opt-in
+    (``tuning.network``).
     """
     strategy = spec["strategy"]
     host = strategy.get("chief_host", "127.0.0.1")
+    refusal = chief_host_refusal(host)
+    if refusal is not None:  # checked again here: the spec may predate the setting
+        raise PermissionError(f"strategy.chief_host {host!r} must {refusal}")
     port = int(strategy.get("chief_port") or free_port(host))
     os.environ.update(chief_env("chief", host, port))
     return host, port
