@@ -1,7 +1,9 @@
-"""The chief's address: loopback unless whoever runs the dashboard opts in.
+"""What a dashboard user can make the machine expose or keep.
 
-KerasTuner's gRPC oracle has no authentication, so a spec (which any dashboard user can
-write from the form) must not be able to serve it to the network on its own."""
+- The chief's address: loopback unless whoever runs the dashboard opts in. KerasTuner's
+  gRPC oracle has no authentication, so a spec (which any dashboard user can write from
+  the form) must not be able to serve it to the network on its own.
+- Uploads: a flood of them stays within the quota, and never costs a run its file."""
 from __future__ import annotations
 
 import copy
@@ -60,3 +62,18 @@ def test_the_chief_checks_again_before_it_binds(monkeypatch):
         become_chief({"strategy": {"chief_host": "0.0.0.0", "workers": 2}})
     import os
     assert "KERASTUNER_ORACLE_IP" not in os.environ
+
+
+def test_a_flood_of_uploads_stays_within_the_quota_and_keeps_the_files_runs_use(tmp_path):
+    import os
+
+    from tuning.data.uploads import Limits, store_upload
+
+    limits = Limits(quota_bytes=5_000, max_files=20, keep_s=30 * 86400.0)
+    used = store_upload(b"x,y\n1,2\n" * 50, tmp_path, set(), limits, now=1000.0)
+    in_use = {os.path.realpath(used)}
+    for n in range(300):
+        store_upload(f"x,y\n{n},1\n".encode() * 40, tmp_path, in_use, limits, now=1001.0 + n)
+        files = list(tmp_path.iterdir())
+        assert sum(f.stat().st_size for f in files) <= limits.quota_bytes
+        assert len(files) <= limits.max_files and used in files
