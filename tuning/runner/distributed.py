@@ -250,8 +250,11 @@ def release_remote_workers(oracle: Any, relay: Any, local: set[str], stopped: bo
     """
     deadline = time.monotonic() + linger_s
     while time.monotonic() < deadline:
-        remote_ongoing = set(oracle.ongoing_trials) - local
-        remote_waiting = set(getattr(oracle, "tuner_ids", ())) - local
+        try:  # the oracle's gRPC thread may change them while they are copied
+            remote_ongoing = set(oracle.ongoing_trials) - local
+            remote_waiting = set(getattr(oracle, "tuner_ids", ())) - local
+        except RuntimeError:
+            continue
         quiet = time.monotonic() - relay.last_request_at >= RELAY_QUIET_S
         if quiet and not remote_ongoing and (stopped or not remote_waiting):
             return
