@@ -179,14 +179,16 @@ class Relay:
             def _respond(self) -> tuple[int, dict[str, Any]]:
                 if self.rfile.hit:
                     return 431, {"error": "request line and headers too large"}
-                given = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                if not hmac.compare_digest(given.encode(errors="replace"), token_bytes):
-                    return 403, {"error": "wrong or missing token"}
                 length = _content_length(self.headers)
                 if isinstance(length, tuple):
                     return length
                 self.rfile.left = length  # the cap now is exactly the body
+                # Read before answering even a wrong token: a socket closed on unread
+                # data is reset, and the peer would see no answer at all.
                 body = self.rfile.read(length)
+                given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if not hmac.compare_digest(given.encode(errors="replace"), token_bytes):
+                    return 403, {"error": "wrong or missing token"}
                 if len(body) < length:
                     return 400, {"error": "the body is shorter than its Content-Length"}
                 return calls.answer(body)
