@@ -169,7 +169,6 @@ class Relay:
             timeout = idle_s
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                relay.last_request_at = time.monotonic()
                 try:
                     code, body = self._respond()
                 except Exception as exc:  # a fault of ours is answered too, not dropped
@@ -189,6 +188,7 @@ class Relay:
                 given = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 if not hmac.compare_digest(given.encode(errors="replace"), token_bytes):
                     return 403, {"error": "wrong or missing token"}
+                relay.last_request_at = time.monotonic()  # a worker of the run is active
                 if len(body) < length:
                     return 400, {"error": "the body is shorter than its Content-Length"}
                 return calls.answer(body)
