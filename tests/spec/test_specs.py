@@ -122,7 +122,7 @@ def test_mlp_accepts_per_layer_units():
 def test_every_default_space_validates():
     for family in catalog.FAMILIES.values():
         if family.user_code:
-            continue  # no default space: the user's module declares it (tests/spec/test_custom.py)
+            continue  # no default space: the module declares it (tests/spec/test_discovery.py)
         task = family.tasks[0]
         dataset = "digits" if family.inputs == "image" else next(
             name for name, t in catalog.SKLEARN_DATASETS.items() if t == task)
