@@ -106,3 +106,21 @@ def test_a_loader_whose_arrays_do_not_fit_the_model(data_dir):
     assert found.data == {"shape": [3], "task": "classification", "rows": 20, "classes": 2}
     assert "takes samples of shape (5,), but the data's samples have shape (3,)" in \
         found.error.text
+
+
+def test_validate_reports_the_users_error_as_a_spec_problem(data_dir):
+    from tuning.spec import SpecError, validate_spec
+    from tuning.spec.discovery import check_user_model
+
+    path = data_dir / "typo.py"
+    path.write_text("import keras\ndef build_model(hp):\n    return keras.Sequentail()\n")
+    spec = validate_spec({"data": {"source": "sklearn", "name": "iris"},
+                          "model": {"family": "custom", "module": str(path)},
+                          "search_space": {"units": {"type": "fixed", "value": 3}},
+                          "strategy": {"name": "random", "max_trials": 2}})
+    with pytest.raises(SpecError) as err:
+        check_user_model(spec)
+    (problem,) = err.value.problems
+    assert problem.field == "model.build"
+    assert f"{path}, line 3, in build_model: AttributeError" in problem.message
+    assert "Sequentail" in problem.message
