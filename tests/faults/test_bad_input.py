@@ -115,6 +115,13 @@ def _huge_grid(_: Path) -> dict:
     return doc
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 ONE_ROW_CLASS = ["p", "q"] * 19 + ["p", "r"]
 
 # (id, category, build, field, fragments that must all be in that field's message)
@@ -209,6 +216,42 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str, tuple[str, ...]]] = [
      (f"more than the {MAX_GRID_COMBINATIONS} allowed", "use larger steps")),
     ("grid-float-without-step", "space", _with(MLP, "strategy", {"name": "grid"}),
      "search_space.learning_rate.step", ("is required for grid search", "add a step")),
+    # -- numbers and text at the edges: answered with a field message, never an exception
+    ("seed-beyond-a-float", "edge", _with(SK, "seed", 10**400), "seed",
+     ("must be between 0 and 2147483647", "about 401 digits")),
+    ("max-trials-beyond-a-float", "edge", _with(SK, "strategy.max_trials", 10**400),
+     "strategy.max_trials", ("must be between 1 and 100000",)),
+    ("max-rows-beyond-a-float", "edge", _with(SK, "data.max_rows", 10**400), "data.max_rows",
+     ("must be between 10 and", "2**53")),
+    ("range-max-beyond-a-float", "edge", _with(SK, "search_space.n_neighbors.max", 10**400),
+     "search_space.n_neighbors.max", ("no larger than", "2**53")),
+    ("choice-value-beyond-a-float", "edge", _with(SK, "search_space.n_neighbors",
+                                                  {"type": "choice", "values": [3, 10**400]}),
+     "search_space.n_neighbors.values", ("must be finite numbers", "2**53")),
+    ("time-limit-beyond-a-float", "edge", _with(SK, "time_limit_s", 10**400), "time_limit_s",
+     ("must be a number no larger than",)),
+    ("spec-5000-digit-integer", "edge", _raw('{"seed": ' + "7" * 5000 + "}"), "spec",
+     ("must not hold integers of more than 1000 digits", "5000")),
+    ("spec-nested-100000-deep", "edge", _raw('{"description": ' + "[" * 100_000
+                                             + "]" * 100_000 + "}"), "spec",
+     ("must not nest objects or lists more than 32 levels deep",)),
+    ("spec-nested-40-deep", "edge", lambda u: {**SK, "description": _nested(40)},
+     "description", ("must not nest objects or lists more than 32 levels deep",)),
+    ("spec-nan", "edge", _raw('{"name": "x", "seed": NaN}'), "spec",
+     ("NaN is not a JSON number",)),
+    ("name-lone-surrogate", "edge", _with(SK, "name", "run \ud800 one"), "name",
+     ("must be valid Unicode text", "lone surrogate")),
+    ("choice-lone-surrogate", "edge", _with(SK, "search_space.weights",
+                                            {"type": "choice", "values": ["uniform", "\udc00"]}),
+     "search_space.weights.values[1]", ("must be valid Unicode text",)),
+    ("hp-name-lone-surrogate", "edge", _with(SK, "search_space.\ud83d", {"type": "bool"}),
+     "search_space.\\ud83d", ("must be a name of valid Unicode text",)),
+    ("description-not-text", "edge", _with(SK, "description", {"a": 1}), "description",
+     ("must be a string",)),
+    ("grid-of-a-trillion-steps", "edge", lambda u: {
+        **_huge_grid(u), "search_space": {"C": {"type": "float", "min": 0.0, "max": 1.0,
+                                                "step": 1e-12}}}, "search_space",
+     ("more than the 10000 allowed",)),
     # -- CSV files
     ("csv-empty", "csv", _csv(b""), "data.path", ("is empty (0 bytes)", "give a CSV file")),
     ("csv-binary", "csv", _csv(b"PK\x03\x04\x00\x00binary\x00zip"), "data.path",
@@ -305,7 +348,8 @@ def test_bad_input_is_refused_naming_the_field_and_the_fix(world, tmp_path, caps
 def test_the_catalogue_is_broad():
     ids = [c[0] for c in CASES]
     assert len(ids) == len(set(ids)) and len(ids) >= 40
-    assert {c[1] for c in CASES} == {"spec", "range", "type", "unknown", "space", "csv", "path"}
+    assert {c[1] for c in CASES} == {"spec", "range", "type", "unknown", "space", "csv", "path",
+                                     "edge"}
 
 
 @pytest.mark.slow
