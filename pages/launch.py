@@ -14,6 +14,7 @@ from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_
 from storage import StorageError, plain_json
 from tuning import catalog, strategies
 from tuning.data import DataError
+from tuning.insights.escaping import markdown_text
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.runner.control import queue_race, queue_run
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
@@ -177,16 +178,16 @@ else:
             # Only a label for the default run name: the file itself is stored by its hash.
             state["csv_label"] = "".join(ch for ch in upload.name if ch.isprintable())[:40]
         except OSError as exc:
-            st.error(f"The upload could not be saved: {exc}")
+            st.error(f"The upload could not be saved: {markdown_text(exc)}")
     path = state.get("csv_path")
     if path:
-        st.caption(f"Stored as `{Path(path).name}`")
+        st.caption(f"Stored as {markdown_text(Path(path).name)}")
         default("f_task")
         try:
             columns = [c.name for c in inspect(path, None, "auto").columns]
         except (DataError, OSError) as exc:
             columns = []
-            st.error(str(exc))
+            st.error(markdown_text(exc))
         if columns:
             keep_valid("f_target", [columns[-1]] + columns)
             left, right = st.columns(2)
@@ -197,14 +198,14 @@ else:
                 summary = inspect(path, csv_target, state["f_task"])
             except (DataError, OSError) as exc:
                 summary = None
-                st.error(str(exc))
+                st.error(markdown_text(exc))
         if columns and summary is not None:
             if summary.task in ("classification", "regression"):
                 task = summary.task
             st.caption(f"{summary.rows} rows · {len(columns)} columns · task: {summary.task}"
                        + (f" · {summary.n_classes} classes" if summary.n_classes else ""))
             for warning in summary.warnings:
-                st.warning(warning)
+                st.warning(markdown_text(warning))
             preview, types = st.columns([3, 2])
             preview.dataframe(summary.preview, height=240)
             types.dataframe(
@@ -404,7 +405,7 @@ if problems:
         grouped.setdefault(section, []).append(problem)
     for section, items in grouped.items():
         with sections[section]:
-            st.error("\n".join(f"- `{p.field}` {p.message}" for p in items))
+            st.error("\n".join(f"- {markdown_text(p)}" for p in items))
 
 # -- what will be queued ---------------------------------------------------------------
 st.divider()
