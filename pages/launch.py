@@ -117,8 +117,9 @@ def save_upload(upload) -> Path:
     return path
 
 
-@st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
 def inspect(path: str, target: str | None, task: str):
+    # inspect_csv remembers its answers by the file's path, size and mtime, so neither this
+    # preview nor the validator's own read parses the file again on a rerun.
     from tuning.data import inspect_csv
 
     return inspect_csv(path, target=target, task=task)

@@ -281,6 +281,15 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str, tuple[str, ...]]] = [
     ("csv-regression-on-text", "csv", lambda u: {**_csv(_frame())(u), "data": {
         **_csv(_frame())(u)["data"], "task": "regression"}}, "data.task",
      ("is not numeric", "set data.task to classification")),
+    ("csv-header-over-64kb", "csv", _csv(",".join(f"column_{i:05d}_" + "x" * 60
+                                                  for i in range(1200)) + ",y\n"
+                                         + ("1," * 1200 + "p\n") * 20), "data.path",
+     ("has a header row longer than 64 KB",)),
+    ("csv-too-many-columns", "csv", _csv(",".join(f"c{i}" for i in range(2001)) + ",y\n"
+                                         + ("1," * 2001 + "p\n") * 12), "data.path",
+     ("has 2002 columns; the limit is 2000",)),
+    ("csv-too-many-rows", "csv", _csv("a,y\n" + "1,p\n2,q\n" * 500_001), "data.path",
+     ("has more than 1000000 data rows", "sample it down")),
     # -- paths that try to leave the project's data folders
     ("path-parent-escape", "path", _path("../../etc/passwd"), "data.path",
      ("must be a file inside", "upload the file")),
