@@ -137,7 +137,7 @@ st.caption("How much each hyperparameter explains the score in the trials seen (
            "forest's impurity decrease, as in Optuna); noisy with few trials.")
 for column, r in zip(st.columns(min(len(selected), 3)) * len(selected), selected):
     revision = tuple((t.id, t.rev) for t in trials[r.id])
-    column.caption(labels[r.id])
+    column.caption(markdown_text(labels[r.id]))
     column.plotly_chart(importance_chart(importance(storage.path, r.id, revision,
                                                                spaces[r.id], r.direction)),
                         key=f"compare_importance_{r.id}")

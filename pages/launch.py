@@ -406,7 +406,9 @@ if problems:
         grouped.setdefault(section, []).append(problem)
     for section, items in grouped.items():
         with sections[section]:
-            st.error("\n".join(f"- {markdown_text(p)}" for p in items))
+            # The field in a code span shows as typed, once a backtick cannot close it.
+            st.error("\n".join(f"- `{p.field.replace('`', chr(39))}` {markdown_text(p.message)}"
+                                for p in items))
 
 # -- what will be queued ---------------------------------------------------------------
 st.divider()

@@ -91,6 +91,24 @@ def _symlink_out(uploads: Path) -> str:
     return str(link)
 
 
+def _tool(example: str, **strategy: Any) -> Callable[[Path], dict]:
+    """A shipped example spec (``examples/``) with strategy fields replaced."""
+    def build(_: Path) -> dict:
+        doc = json.loads((Path(__file__).resolve().parents[2] / "examples" / example).read_text())
+        doc["strategy"].update(strategy)
+        return doc
+    return build
+
+
+def _keras_link_out(uploads: Path) -> str:
+    target = uploads.parent / "elsewhere" / "model.keras"
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(b"not a model")
+    link = uploads / "model.keras"
+    link.symlink_to(target)
+    return str(link)
+
+
 def _frame(rows: int = 40, **columns) -> Callable[[], pd.DataFrame]:
     def make() -> pd.DataFrame:
         rng = np.random.default_rng(0)
@@ -302,6 +320,21 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str, tuple[str, ...]]] = [
     ("path-nul-byte", "path", _path("data\x00.csv"), "data.path",
      ("without control characters",)),
     ("path-a-folder", "path", _path(lambda u: str(u)), "data.path", ("is a folder",)),
+    ("path-relative-escape-from-project", "path", _path("../outside.csv"), "data.path",
+     ("must be a file inside", "a relative path is taken from")),
+    ("lora-corpus-system-file", "path", _tool("tiny_gemma_lora.json", corpus="/etc/passwd"),
+     "strategy.corpus", ("must be a file inside", "TUNING_DATA_DIRS")),
+    ("lora-corpus-parent-escape", "path", _tool("tiny_gemma_lora.json",
+                                                corpus="examples/../../../etc/hostname"),
+     "strategy.corpus", ("must be a file inside",)),
+    ("lora-preset-outside", "path", _tool("tiny_gemma_lora.json", preset_path="/etc"),
+     "strategy.preset_path", ("must be a file inside",)),
+    ("transfer-source-outside", "path", _tool("digits_transfer_learning.json",
+                                              source={"path": "/tmp/../etc/model.keras"}),
+     "strategy.source.path", ("must be a file inside",)),
+    ("transfer-source-symlink-out", "path", lambda u: _tool(
+        "digits_transfer_learning.json", source={"path": _keras_link_out(u)})(u),
+     "strategy.source.path", ("must be a file inside",)),
     ("path-missing-file", "path", _path(lambda u: str(u / "gone.csv")), "data.path",
      ("does not exist", "upload the file again")),
 ]

@@ -306,7 +306,9 @@ def test_reports_keep_what_users_typed_as_text(tmp_path):
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
     assert page.count("<script") == page.count("</script>")  # only Plotly's own scripts
-    summary = markdown_summary(run, trials)
+    from markdown_it import MarkdownIt
+
+    summary = MarkdownIt("commonmark").enable("table").render(markdown_summary(run, trials))
     assert "<script>" not in summary and "&lt;script&gt;" in summary
     script = rebuild_script(run, trials)
     tree = ast.parse(script)  # the payload cannot break out of its string literal

@@ -19,7 +19,7 @@ HOSTILE = [
     "# heading", "- item", "1. item", "> quote", "| a | b |",
     ":red[alarm] :smile: $x^2$",
     "&lt;b&gt; entity", "back\\slash", "www.evil.example and http://evil.example",
-    "line one\n# line two",
+    "line one\n# line two", "__init__ and _x_ and a_b_c", "*a*_b_", "\\_x_",
 ]
 
 
@@ -39,6 +39,7 @@ def test_markdown_text_renders_exactly_what_was_typed(text):
 def test_markdown_text_leaves_numbers_readable():
     assert markdown_text(0.7) == "0.7" and markdown_text(-5) == "-5"
     assert markdown_text("t00 (carried from stage 1), 0.5") == "t00 (carried from stage 1), 0.5"
+    assert markdown_text("search_space.C.min must be") == "search_space.C.min must be"
 
 
 @pytest.mark.parametrize("text", ["<a href='http://x'>x</a>", "<b>bold</b>", "a<br>b",

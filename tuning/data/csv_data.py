@@ -61,6 +61,7 @@ def inspect_csv(path: str, target: str | None = None, task: str = "auto") -> Csv
     form on every rerun, and must not parse the same file each time. A changed file is read
     again. The summary's ``preview`` is shared between callers: do not modify it.
     """
+    readable_path(path)  # before the memory: the folders allowed may have changed
     key = _cache_key(path, target, task)
     with _CACHE_LOCK:
         hit = _CACHE.get(key) if key is not None else None
@@ -89,9 +90,19 @@ _CACHE: OrderedDict[tuple, CsvSummary | DataError] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
+def readable_path(path: str):
+    """``paths.checked_spec_path`` for ``data.path``, its refusal as a ``DataError``."""
+    from tuning.paths import PathRefused, checked_spec_path
+
+    try:
+        return checked_spec_path(path, "data.path")
+    except PathRefused as exc:
+        raise DataError(exc.field, exc.message) from None
+
+
 def _cache_key(path: str, target: str | None, task: str) -> tuple | None:
     try:
-        real = os.path.realpath(path)
+        real = str(readable_path(path))
         info = os.stat(real)
     except (OSError, ValueError, TypeError):
         return None  # missing or unreadable: not remembered, so it is reported afresh
@@ -134,7 +145,7 @@ def load_csv(data: dict[str, Any], seed: int) -> Dataset:
 def _prepare_csv(path: str, target: str | None, task: str) -> tuple[pd.DataFrame, CsvSummary]:
     """Read and check a CSV; return its rows that have a target value, and its summary."""
     label = _label(path)
-    raw = read_csv_frame(path, label)
+    raw = read_csv_frame(str(readable_path(path)), label)
     columns = tuple(_column_info(name, raw[name], len(raw)) for name in raw.columns)
     warnings = _feature_warnings(columns, target, len(raw))
     frame, resolved, n_classes = raw, None, None

@@ -22,9 +22,12 @@ from typing import Any
 # CommonMark lets a backslash escape any ASCII punctuation. These are the characters that
 # start or close markup inline (emphasis, code, links, images, HTML, entities, tables,
 # strikethrough, headings, Streamlit's ``:colour[...]`` and emoji codes, LaTeX, GFM's email
-# and ``http://`` autolinks); ``(``, ``.``, ``-`` and the like only matter after one of
-# them or at the start of a line, and are left readable.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>!|$:~&#@])")
+# and ``http://`` autolinks); ``(``, ``{``, ``!``, ``.``, ``-`` and the like only matter
+# after one of them or at the start of a line, and are left readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|$:~&#@])")
+# Underscores between letters or digits never make emphasis (CommonMark), so field names
+# such as search_space.C.min stay as they are; a run of them anywhere else is escaped.
+_UNDERSCORES = re.compile(r"_+")
 # A line that starts with these would be a list item, a quote or a heading rule.
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
 # GFM links "www.example.com" without any markup.
@@ -40,9 +43,16 @@ def markdown_text(value: Any) -> str:
         return str(value)
     text = str(value).replace("\r\n", " ").replace("\r", " ").replace("\n", " ").lstrip()
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _UNDERSCORES.sub(lambda m: _underscores(m, text), text)
     text = _WWW.sub(r"\1\\.", text)
     return _LINE_START.sub(lambda m: m.group(1) + (
         "\\" + m.group(2) if not m.group(2).isdigit() else m.group(2) + "\\"), text, count=1)
+
+
+def _underscores(match: re.Match[str], text: str) -> str:
+    start, end = match.span()
+    inside = 0 < start and end < len(text) and text[start - 1].isalnum() and text[end].isalnum()
+    return match.group() if inside else match.group().replace("_", "\\_")
 
 
 def plotly_text(value: Any) -> str:

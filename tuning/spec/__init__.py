@@ -185,20 +185,15 @@ def _check_data(c: Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def _check_csv_location(c: Checker, path: str) -> bool:
-    """A CSV is read only from the project's data folders (see ``paths.data_roots``): a
-    spec must not point the dashboard at any file of the machine. Never reads the file."""
-    from tuning.paths import outside_data_roots
+    """A CSV is read only from the project's data folders, by the rule every file a spec
+    names follows (``paths.spec_path_problem``): a spec must not point the dashboard at any
+    file of the machine. Never reads the file."""
+    from tuning.paths import spec_path_problem
 
-    if any(ord(ch) < 32 for ch in path):
-        c.fail("data.path", "must be a file path without control characters such as NUL or "
-               "newlines; upload the file again or fix the path", path)
-        return False
-    roots = outside_data_roots(path)
-    if roots is None:
+    problem = spec_path_problem(path)
+    if problem is None:
         return True
-    c.fail("data.path", "must be a file inside " + ", ".join(str(r) for r in roots)
-           + "; upload the file, copy it into one of these folders, or add its folder to "
-           "TUNING_DATA_DIRS", path)
+    c.fail("data.path", problem, path)
     return False
 
 

@@ -115,7 +115,8 @@ class Checker:
         known = set(known)
         for key in value:
             if key not in known:
-                where = f"{field}.{key}" if field else key
+                shown = key if key != "" else '""'  # an empty key still names a field
+                where = f"{field}.{shown}" if field else shown
                 self.fail(where, f"is not a known field; use one of {', '.join(sorted(known))}")
 
     def integer(self, field: str, value: Any, low: int, high: int | None = None) -> int | None:
