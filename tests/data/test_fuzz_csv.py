@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tuning.data import DataError, inspect_csv
 
-FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=800,
+FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=500,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FOLDER = tempfile.mkdtemp(prefix="fuzz-csv-")
 _names = itertools.count()

@@ -15,8 +15,8 @@ from tests.faults.kit import db_fingerprint
 from tuning import cli
 from tuning.spec import SpecError, parse_spec_text, validate_spec
 
-# 1,000 cases a suite (3,000 in all, and 60 through the CLI and a database).
-FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=1000,
+# 700 cases a suite (2,100 in all, and 60 more through the CLI and a database).
+FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=700,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 VALID = [
