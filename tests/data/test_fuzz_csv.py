@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,8 +12,8 @@ from hypothesis import strategies as st
 from tuning.data import DataError, inspect_csv
 
 FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=500,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FOLDER = tempfile.mkdtemp(prefix="fuzz-csv-")
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
 _names = itertools.count()
 
 CELL = st.one_of(
@@ -51,15 +50,17 @@ FILES = st.one_of(tables(), st.binary(max_size=400),
 @FUZZ
 @given(FILES, st.sampled_from([None, "y", "a", ""]), st.sampled_from(
     ["auto", "classification", "regression"]))
-def test_any_file_gets_a_summary_or_a_data_error(content, target, task):
-    # A fresh name each time: the reader remembers files by path, size and mtime.
-    path = os.path.join(FOLDER, f"f{next(_names)}.csv")
+def test_any_file_gets_a_summary_or_a_data_error(tmp_path, content, target, task):
+    # tmp_path is a data folder (conftest). A fresh name each time: the reader remembers
+    # files by path, size and mtime.
+    path = os.path.join(tmp_path, f"f{next(_names)}.csv")
     with open(path, "wb") as fh:
         fh.write(content)
     try:
         summary = inspect_csv(path, target or None, task)
     except DataError as exc:
         assert exc.field in ("data.path", "data.target", "data.task"), exc
+        assert "must be a file inside" not in exc.message  # the file itself was judged
         str(exc).encode("utf-8")  # the message can always be shown
         return
     finally:

@@ -22,9 +22,10 @@ from typing import Any
 # CommonMark lets a backslash escape any ASCII punctuation. These are the characters that
 # start or close markup inline (emphasis, code, links, images, HTML, entities, tables,
 # strikethrough, headings, Streamlit's ``:colour[...]`` and emoji codes, LaTeX, GFM's email
-# and ``http://`` autolinks); ``(``, ``{``, ``!``, ``.``, ``-`` and the like only matter
-# after one of them or at the start of a line, and are left readable.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|$:~&#@])")
+# and ``http://`` autolinks; a colon only before a letter, ``[`` or ``/``); ``(``, ``{``,
+# ``!``, ``.``, ``-``, ``: `` and the like only matter after one of them or at the start of a
+# line, and are left readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|$~&#@]|:(?=[\w\[/]))")
 # Underscores between letters or digits never make emphasis (CommonMark), so field names
 # such as search_space.C.min stay as they are; a run of them anywhere else is escaped.
 _UNDERSCORES = re.compile(r"_+")
