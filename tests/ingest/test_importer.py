@@ -118,9 +118,10 @@ def test_grid_search_and_bayesian_folders_name_their_strategy(storage: Storage, 
 
 @pytest.mark.parametrize("damage, expected", [
     ("corrupt_trial", ["trial_1/trial.json is not valid JSON", "delete its folder trial_1"]),
-    ("trial_fields", ["trial_0/trial.json lacks or garbles status", "restore it"]),
+    ("trial_fields", ["trial_0/trial.json: status must be one of COMPLETED", "restore it"]),
     ("corrupt_oracle", ["oracle.json is not valid JSON", "run the search again"]),
-    ("oracle_fields", ["oracle.json has no hyperparameters.space", "not written by KerasTuner"]),
+    ("oracle_fields", ["oracle.json: hyperparameters must be an object; got null",
+                       "not written by KerasTuner"]),
     ("no_oracle", ["not a KerasTuner project: it has no oracle.json", "<project_name>"]),
     ("random_folder", ["not a KerasTuner project", "trial_* folders"]),
     ("parent_folder", ["its subfolder(s) p do: pass one of them"]),
@@ -169,7 +170,8 @@ def test_every_damaged_file_is_listed_at_once(tmp_path: Path):
     with pytest.raises(ProjectImportError) as info:
         read_project(folder)
     assert len(info.value.problems) == 2
-    assert "trial_0/trial.json must hold a JSON object; got list" in str(info.value)
+    assert "trial_0/trial.json: the document must be a JSON object (KerasTuner's trial " \
+        "state); got []" in str(info.value)
 
 
 def test_cli_import_prints_the_run_and_exits_2_on_a_bad_folder(tmp_path: Path, capsys):
