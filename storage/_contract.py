@@ -26,7 +26,7 @@ Promises that hold for every call of both:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -185,6 +185,12 @@ class Store(Recorder, Protocol):
         ...
 
     # -- trials and epochs -------------------------------------------------------------
+
+    def record_epochs(self, trial_id: int,
+                      rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
+        """``record_epoch`` for each ``(execution, epoch, metrics)`` row, in one write (an
+        imported trial's saved epochs)."""
+        ...
 
     def request_cancel(self, run_id: int, trial_key: str) -> Trial:
         """Ask a running trial's worker to cancel it at the next epoch boundary;

@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
@@ -438,6 +438,24 @@ class Storage:
                 "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, trial_id, int(execution), int(epoch), json.dumps(clean), now))
+            conn.execute(
+                "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
+                "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))
+
+    def record_epochs(self, trial_id: int,
+                      rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
+        """``record_epoch`` for many ``(execution, epoch, metrics)`` rows in one write."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT run_id FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            run_id = int(row[0])
+            conn.executemany(
+                "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, trial_id, int(execution), int(epoch),
+                  json.dumps(_clean_metrics(metrics)), now) for execution, epoch, metrics in rows])
             conn.execute(
                 "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
                 "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))

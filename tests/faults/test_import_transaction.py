@@ -21,13 +21,13 @@ from tuning.ingest.importer import import_project
 
 
 class Failing:
-    """Wraps ``Storage.record_epoch`` to raise ``error`` at its ``at``-th call, and to let
+    """Wraps ``Storage.record_epochs`` to raise ``error`` at its ``at``-th call, and to let
     ``peek`` look at the database (from another connection) at each call before that."""
 
     def __init__(self, storage: Storage, at: int, error: Exception, peek=None):
         self.storage, self.at, self.error, self.peek = storage, at, error, peek
         self.calls = 0
-        self.original = storage.record_epoch
+        self.original = storage.record_epochs
 
     def __call__(self, *args, **kwargs):
         self.calls += 1
@@ -54,7 +54,7 @@ def test_a_first_import_failing_half_way_leaves_nothing(storage: Storage, tmp_pa
                                                         monkeypatch, error):
     before = db_fingerprint(Path(storage.path))
     failing = Failing(storage, at=2, error=error)
-    monkeypatch.setattr(storage, "record_epoch", failing)
+    monkeypatch.setattr(storage, "record_epochs", failing)
     with pytest.raises(type(error)):
         import_project(storage, random_project(tmp_path / "p"))
     assert failing.calls == 2
@@ -67,7 +67,7 @@ def test_a_reimport_failing_half_way_leaves_the_run_as_it_was(storage: Storage,
     folder = random_project(tmp_path / "p")
     run = import_project(storage, folder)
     before = db_fingerprint(Path(storage.path))
-    monkeypatch.setattr(storage, "record_epoch", Failing(storage, 2, StorageError("full")))
+    monkeypatch.setattr(storage, "record_epochs", Failing(storage, 2, StorageError("full")))
     with pytest.raises(StorageError):
         import_project(storage, _grown(folder), name="renamed")
     assert db_fingerprint(Path(storage.path))[1] == before[1]
@@ -88,7 +88,7 @@ def test_a_reader_never_sees_an_import_half_done(storage: Storage, tmp_path: Pat
                       [t.status for t in reader.list_trials(r.id)]) for r in runs])
 
     folder = random_project(tmp_path / "p")
-    monkeypatch.setattr(storage, "record_epoch", Failing(storage, 0, RuntimeError(), peek))
+    monkeypatch.setattr(storage, "record_epochs", Failing(storage, 0, RuntimeError(), peek))
     import_project(storage, folder)
     assert seen and all(s == [] for s in seen)
     _grown(folder)

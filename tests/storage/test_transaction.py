@@ -37,3 +37,21 @@ def test_other_connections_see_the_block_only_when_it_ends(storage: Storage):
         assert reader.list_runs() == []
     assert [r.best_score for r in reader.list_runs()] == [0.5]
     reader.close()
+
+
+def test_record_epochs_stores_each_row_as_record_epoch_does(storage: Storage):
+    from storage import NotFoundError
+
+    run = storage.create_run("r", SPEC)
+    one, many = (storage.begin_trial(run.id, key, 0, {}) for key in ("a", "b"))
+    rows = [(0, 1, {"loss": 1.0}), (0, 2, {"loss": float("nan"), "bad": "x"}),
+            (1, 1, {"loss": 0.5}), (0, 1, {"loss": 0.9})]  # the last replaces the first
+    for row in rows:
+        storage.record_epoch(one.id, *row)
+    storage.record_epochs(many.id, rows)
+    shown = [[(e.execution, e.epoch, dict(e.metrics)) for e in storage.list_epochs(run.id, t.id)]
+             for t in (one, many)]
+    assert shown[0] == shown[1] and len(shown[1]) == 3
+    assert storage.get_trial(many.id).epochs_done == 3
+    with pytest.raises(NotFoundError):
+        storage.record_epochs(999, rows)

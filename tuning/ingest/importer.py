@@ -321,8 +321,8 @@ def _write_trial(storage: Storage, run_id: int, saved: SavedTrial) -> None:
     record = storage.begin_trial(run_id, saved.key, saved.number, saved.values,
                                  bracket=saved.bracket, round=saved.round,
                                  parent_key=saved.parent_key, worker=WORKER)
-    for execution, epoch, metrics in saved.epochs:
-        storage.record_epoch(record.id, execution, epoch, metrics)
+    if saved.epochs:
+        storage.record_epochs(record.id, saved.epochs)
     storage.finish_trial(record.id, saved.status, score=saved.score, metrics=saved.metrics,
                          message=saved.message)
 
