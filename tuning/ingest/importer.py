@@ -373,7 +373,7 @@ def _write_project(storage: Storage, project: SavedProject, name: str | None) ->
         recorded: dict[str, Trial] = {}
     else:
         run_id = existing.id
-        spec["name"] = name or existing.name
+        spec["name"] = spec["name"] if name is not None else existing.name
         storage.replace_spec(run_id, spec["name"], spec)
         recorded = {t.trial_key: t for t in storage.list_trials(run_id)}
     for saved in project.trials:

@@ -35,6 +35,7 @@ MAX_INT = 2**53             # integers beyond lose digits as floats (plots, JSON
 MAX_STEP = 2**31 - 1
 MAX_SEED = 2**32 - 1        # what numpy's generators accept, as KerasTuner seeds them
 MAX_BRACKETS = 10_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 TRIAL_ID = re.compile(r"[0-9]{1,18}")  # KerasTuner's ids are zero-padded numbers
 KT_STATUSES = ("COMPLETED", "FAILED", "INVALID", "STOPPED", "RUNNING", "IDLE")
@@ -87,7 +88,7 @@ def _storable(text: str) -> bool:
 def storable_text(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, with what UTF-8 cannot hold replaced."""
     text = text if len(text) <= limit else text[:limit - 1] + "…"
-    return text if _storable(text) else text.encode("utf-8", "replace").decode("utf-8")
+    return text if _storable(text) else _SURROGATE.sub("\ufffd", text)
 
 
 class Fields:
