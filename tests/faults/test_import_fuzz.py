@@ -217,10 +217,20 @@ ranges = st.one_of(
               st.none() | st.floats(5e-324, 1e308), st.booleans()))
 
 
-@FUZZ
-@given(st.dictionaries(st.text(max_size=4), st.one_of(
-    ranges, st.builds(lambda n: {"type": "choice", "values": list(range(n))}, st.integers(1, 50)),
-    st.just({"type": "bool"}), st.just({"type": "fixed", "value": 1})), max_size=6))
-def test_grid_sizes_of_any_bounds_are_counted_without_overflow(space):
-    size = grid_size(space)
-    assert size is None or 1 <= size <= GRID_LIMIT
+def test_grid_sizes_of_any_bounds_are_counted_without_overflow():
+    spaces = st.dictionaries(st.text(max_size=4), st.one_of(
+        ranges, st.builds(lambda n: {"type": "choice", "values": list(range(n))},
+                          st.integers(1, 50)),
+        st.just({"type": "bool"}), st.just({"type": "fixed", "value": 1})), max_size=6)
+    count = 0
+
+    @FUZZ
+    @given(spaces)
+    def check(space):
+        nonlocal count
+        count += 1
+        size = grid_size(space)
+        assert size is None or 1 <= size <= GRID_LIMIT
+
+    check()
+    print(f"fuzz cases: {count} search spaces of any bounds, counted as grids")
