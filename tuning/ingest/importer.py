@@ -137,9 +137,10 @@ def _locate(directory: str) -> str:
             "(it holds oracle.json and trial_* folders)")
     if not str(directory).strip():
         raise ProjectImportError("", [f"no folder given; {hint}"])
-    if text_problem(path, limit=4096) is not None:
-        raise ProjectImportError(path, ["the folder's path holds control characters or bytes "
-                                        "that are not UTF-8 text; rename the folder"])
+    problem = text_problem(path, limit=4096)
+    if problem is not None:
+        raise ProjectImportError(path, [f"the folder's path {problem}; rename the folder or "
+                                        "move it where its path is plain text"])
     if not os.path.exists(path):
         raise ProjectImportError(path, [f"the folder does not exist; {hint}"])
     if not os.path.isdir(path):
