@@ -4,14 +4,45 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+_PACKAGE = Path(__file__).resolve().parent
+# An installed wheel carries the dashboard (app.py, pages/) and the demo files (examples/)
+# inside the package, under this name (see setup.py); a checkout has them at its top level.
+BUNDLE = _PACKAGE / "_bundle"
+INSTALLED = (BUNDLE / "app.py").is_file()
+PROJECT_ROOT = BUNDLE if INSTALLED else _PACKAGE.parent
+"""The folder holding ``app.py``, ``pages/`` and ``examples/``: the checkout, or the bundle."""
+
+
+def user_data_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform,
+                  home: Path | None = None) -> Path:
+    """The per-user folder an installed copy keeps its database in, whatever folder it is
+    started from: ``$XDG_DATA_HOME/tuning`` (``~/.local/share/tuning``) on Linux,
+    ``~/Library/Application Support/tuning`` on macOS, ``%LOCALAPPDATA%\\tuning`` on Windows."""
+    home = home or Path.home()
+    if platform == "win32":
+        base = env.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
+    elif platform == "darwin":
+        base = str(home / "Library" / "Application Support")
+    else:
+        base = env.get("XDG_DATA_HOME") or str(home / ".local" / "share")
+    return Path(base) / "tuning"
+
+
+def data_dir(installed: bool = INSTALLED) -> Path:
+    """A checkout's ``data/``; for an installed copy, ``user_data_dir()``."""
+    return user_data_dir() if installed else PROJECT_ROOT / "data"
+
+
+DATA_DIR = data_dir()
 
 
 def default_db_path() -> str:
-    """``TUNING_DB`` if set, else ``data/tuning.db`` in the project."""
+    """``TUNING_DB`` if set, else ``tuning.db`` in ``DATA_DIR`` (a checkout's ``data/``, an
+    installed copy's per-user folder)."""
     return os.environ.get("TUNING_DB") or str(DATA_DIR / "tuning.db")
 
 
@@ -52,7 +83,7 @@ def uploads_dir(db_path: str | os.PathLike[str]) -> Path:
 
 
 def data_roots() -> list[Path]:
-    """Folders a spec may read a CSV from: the project's ``examples/`` and ``data/``, the
+    """Folders a spec may read a CSV from: the project's ``examples/`` and ``DATA_DIR``, the
     uploads folder beside the database in use (``TUNING_DB``), and every folder listed in
     ``TUNING_DATA_DIRS`` (separated by ``os.pathsep``), the opt-in for a user's own files.
 

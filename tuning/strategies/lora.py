@@ -27,6 +27,7 @@ trains once, and its adapters are what ``best.lora.h5`` keeps.
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import math
@@ -34,6 +35,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tuning.paths import PROJECT_ROOT
 
 from ._tools import (
     clean,
@@ -50,7 +53,11 @@ from .registry import Strategy, register
 if TYPE_CHECKING:
     from tuning.runner.tool_context import ToolContext
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT  # a checkout's top level, or an installed copy's bundle
+# The optional ``lora`` extra of the install (pyproject.toml): import name -> distribution.
+EXTRA_PACKAGES = {"keras_hub": "keras-hub", "tensorflow_text": "tensorflow-text",
+                  "sentencepiece": "sentencepiece"}
+INSTALL_HINT = "pip install 'tuning-dashboard[lora]'"
 DEFAULT_CORPUS = "examples/data/corpus.txt"
 DEFAULT_RANKS = [2, 4]
 TINY_BACKBONE = {"vocabulary_size": 256, "num_layers": 2, "num_query_heads": 2,
@@ -69,9 +76,20 @@ def resolve(path: str) -> Path:
     return PROJECT / candidate
 
 
+def missing_packages() -> list[str]:
+    """The ``lora`` extra's distributions this environment lacks (found without importing)."""
+    return [dist for name, dist in EXTRA_PACKAGES.items() if importlib.util.find_spec(name) is None]
+
+
 def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
           out: Mapping[str, Any], family: str | None = None) -> dict[str, Any]:
     get = strategy.get
+    missing = missing_packages()
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        c.fail("strategy.name", f"lora needs the optional lora extra, and {', '.join(missing)} "
+               f"{verb} not installed; install it with {INSTALL_HINT} (or pip install -r "
+               "requirements.txt in a checkout)", "lora")
     ranks = int_list(c, "strategy.ranks", get("ranks"), 1, 1024, DEFAULT_RANKS)
     for name in space:
         if name != "learning_rate":
@@ -106,11 +124,10 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
 
 
 def run(ctx: ToolContext) -> None:
-    try:
-        import keras_hub  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError("lora needs keras-hub and tensorflow-text: pip install "
-                           "keras-hub==0.32.0 tensorflow-text==2.21.1") from exc
+    missing = missing_packages()
+    if missing:
+        raise RuntimeError(f"lora needs the optional lora extra ({', '.join(missing)} missing): "
+                           f"{INSTALL_HINT}")
     from tuning.strategies.manual import candidate_values
 
     spec, strategy = ctx.spec, ctx.spec["strategy"]
