@@ -105,6 +105,62 @@ def outside_data_roots(path: str) -> list[Path] | None:
     return roots
 
 
+# -- files a spec names ---------------------------------------------------------------
+# data.path, strategy.corpus, strategy.preset_path and strategy.source.path all follow one
+# rule, checked by the validator and again by whatever reads the file (a worker, a preview).
+
+
+class PathRefused(ValueError):
+    """A path a spec names that must not be read. ``field`` is the spec field, ``message``
+    the rule, the value and the fix, starting with the field."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+
+def resolve_spec_path(path: str) -> Path:
+    """Where a path a spec names points: ``~`` expanded, a relative path taken from the
+    project folder (where workers run, so it is checked and read in the same folder),
+    symlinks followed."""
+    candidate = Path(os.path.expanduser(path))
+    if not candidate.is_absolute():
+        candidate = PROJECT_ROOT / candidate
+    return Path(os.path.realpath(candidate))
+
+
+def spec_path_problem(path: object) -> str | None:
+    """None when ``path`` may be read; else the rule broken (without the field), for a message.
+
+    Never reads the file: whether it exists and what it holds is the reader's business."""
+    if not isinstance(path, str) or not path.strip():
+        return "must be a file path (a non-empty string)"
+    if any(ord(ch) < 32 for ch in path) or any("\ud800" <= ch <= "\udfff" for ch in path):
+        return ("must be a file path without control characters such as NUL or newlines; "
+                "upload the file again or fix the path")
+    try:
+        real = resolve_spec_path(path)
+    except (OSError, ValueError) as exc:
+        return f"cannot be resolved ({exc}); fix the path"
+    roots = data_roots()
+    if any(real == root or root in real.parents for root in roots):
+        return None
+    return ("must be a file inside " + ", ".join(str(r) for r in roots) + " (a relative path "
+            f"is taken from {PROJECT_ROOT}); upload the file, copy it into one of these "
+            "folders, or add its folder to TUNING_DATA_DIRS")
+
+
+def checked_spec_path(path: object, field: str) -> Path:
+    """The resolved path to read, or ``PathRefused`` naming ``field``; readers call this
+    right before opening the file, so a spec stored earlier is held to today's rule."""
+    problem = spec_path_problem(path)
+    if problem is not None:
+        shown = repr(path) if isinstance(path, str) and len(path) <= 200 else type(path).__name__
+        raise PathRefused(field, f"{field} {problem}; got {shown}")
+    return resolve_spec_path(path)  # type: ignore[arg-type]
+
+
 MODULE_UPLOAD_ENV = "TUNING_ALLOW_MODULE_UPLOAD"
 
 
@@ -117,10 +173,11 @@ def module_uploads_allowed() -> bool:
 
 def python_files(limit: int = 200) -> list[str]:
     """``.py`` files in the data folders (see ``data_roots``), up to three folders deep,
-    as paths relative to the current folder where they lie below it: the modules a
-    launch form may offer. Hidden folders and virtual environments are skipped."""
+    as paths relative to the project folder where they lie below it (a spec's relative
+    path is taken from there): the modules a launch form may offer. Hidden folders and
+    virtual environments are skipped."""
     found: list[str] = []
-    cwd = os.path.realpath(os.getcwd())
+    cwd = os.path.realpath(PROJECT_ROOT)
     for root in data_roots():
         if not root.is_dir():
             continue

@@ -75,7 +75,7 @@ def test_a_file_that_is_not_npz_and_a_path_outside_the_data_folders(data_dir):
     (data_dir / "fake.npz").write_text("not a zip")
     assert "is not a NumPy .npz archive" in problems(custom_spec(
         {"source": "npz", "path": str(data_dir / "fake.npz")}))["data.path"][0]
-    assert "must be an .npz file inside" in problems(custom_spec(
+    assert "(an .npz file) must be a file inside" in problems(custom_spec(
         {"source": "npz", "path": "/etc/hosts.npz"}))["data.path"][0]
 
 

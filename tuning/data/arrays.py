@@ -29,9 +29,11 @@ WHOLE_KEYS = ("x", "y")
 def npz_summary(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
     """Each array of the ``.npz`` file: its shape and dtype, read from the headers only.
     Raises ``DataError("data.path", ...)`` for a file that is not an npz archive."""
+    from tuning.paths import resolve_spec_path
+
     shapes: dict[str, tuple[tuple[int, ...], str]] = {}
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(resolve_spec_path(path)) as archive:
             for entry in archive.namelist():
                 if not entry.endswith(".npy"):
                     continue
@@ -64,10 +66,12 @@ def check_npz(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
 
 
 def load_npz(data: Mapping[str, Any], seed: int) -> Dataset:
+    from tuning.paths import checked_spec_path
+
     path = data["path"]
     check_npz(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(checked_spec_path(path, "data.path"), allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (OSError, ValueError) as exc:
         raise DataError("data.path", f"data.path {os.path.basename(path)} cannot be read "

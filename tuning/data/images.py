@@ -22,7 +22,10 @@ from .splits import MIN_ROWS, DataError, Dataset, build_dataset, short_list
 def check_image_folder(path: str) -> tuple[str, ...]:
     """The class names (sub-folders, sorted as Keras sorts them); raises ``DataError``
     for a folder Keras would misread."""
+    from tuning.paths import resolve_spec_path
+
     name = os.path.basename(os.path.normpath(path))
+    path = str(resolve_spec_path(path))
     if not os.path.isdir(path):
         raise DataError("data.path", f"data.path {path} is not a folder; give a folder with one "
                         "sub-folder of images per class")
@@ -59,8 +62,10 @@ def check_image_folder(path: str) -> tuple[str, ...]:
 def load_images(data: Mapping[str, Any], seed: int) -> Dataset:
     import keras
 
-    path = data["path"]
-    class_names = check_image_folder(path)
+    from tuning.paths import checked_spec_path
+
+    class_names = check_image_folder(data["path"])
+    path = str(checked_spec_path(data["path"], "data.path"))
     height, width = data.get("image_size", (64, 64))
     try:
         train, val = keras.utils.image_dataset_from_directory(

@@ -68,7 +68,7 @@ def check_user_data(c: Checker, source: str, data: Mapping[str, Any], out: dict[
 
 
 def _check_location(c: Checker, path: Any, source: str) -> bool:
-    from tuning.paths import outside_data_roots
+    from tuning.paths import spec_path_problem
 
     what = "an .npz file" if source == "npz" else "a folder with one sub-folder per class"
     if not isinstance(path, str) or not path.strip():
@@ -78,11 +78,9 @@ def _check_location(c: Checker, path: Any, source: str) -> bool:
     if any(ord(ch) < 32 for ch in path):
         c.fail("data.path", "must be a path without control characters", path)
         return False
-    roots = outside_data_roots(path)
-    if roots is not None:
-        c.fail("data.path", f"must be {what} inside " + ", ".join(str(r) for r in roots)
-               + "; copy it into one of these folders, or add its folder to TUNING_DATA_DIRS",
-               path)
+    problem = spec_path_problem(path)
+    if problem is not None:
+        c.fail("data.path", f"({what}) {problem}", path)
         return False
     return True
 

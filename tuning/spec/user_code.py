@@ -36,7 +36,7 @@ def check_module_path(c: Checker, field: str, path: Any) -> str | None:
     """A module path as a spec may name it: a ``.py`` file inside the data folders (see
     ``paths.data_roots``), which exists. Records a problem on ``c`` and returns None
     otherwise. Never imports the file."""
-    from tuning.paths import outside_data_roots
+    from tuning.paths import resolve_spec_path, spec_path_problem
 
     if not isinstance(path, str) or not path.strip():
         c.fail(field, "is required: the path of your Python file, such as "
@@ -48,15 +48,13 @@ def check_module_path(c: Checker, field: str, path: Any) -> str | None:
     if not path.endswith(".py"):
         c.fail(field, "must be a Python file ending in .py", path)
         return None
-    roots = outside_data_roots(path)
-    if roots is not None:
-        c.fail(field, "must be a file inside " + ", ".join(str(r) for r in roots)
-               + "; copy it into one of these folders, or add its folder to TUNING_DATA_DIRS",
-               path)
+    problem = spec_path_problem(path)
+    if problem is not None:
+        c.fail(field, problem, path)
         return None
-    if not os.path.isfile(path):
-        c.fail(field, "does not exist; check the path (relative to the folder the dashboard "
-               "or the command runs in)", path)
+    if not resolve_spec_path(path).is_file():
+        c.fail(field, "does not exist; check the path (a relative path is taken from the "
+               "project folder)", path)
         return None
     return path
 
@@ -72,7 +70,7 @@ def load_module(path: str, field: str = "model.module") -> ModuleType:
     """Import the user's file under a name of its own (one module object per file and
     content); its folder is put on ``sys.path`` so it can import its neighbours. Any
     error (a syntax error, a failed import) is a ``UserCodeError`` naming their line."""
-    real = os.path.realpath(path)
+    real = _resolved(path)
     digest = hashlib.sha256(real.encode()).hexdigest()[:12]
     name = f"tuning_user_{Path(real).stem}_{digest}"
     if name in sys.modules:
@@ -108,7 +106,7 @@ def where_in_user_code(exc: BaseException, path: str) -> str:
     """"file.py, line N, in function" for the deepest frame of ``exc``'s traceback that
     lies in the user's folder (their file or a neighbour it imports); the file alone when
     none does. A syntax error names the line it is on."""
-    folder = os.path.dirname(os.path.realpath(path))
+    folder = os.path.dirname(_resolved(path))
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{_shown(exc.filename, path)}, line {exc.lineno}"
     found = None
@@ -134,8 +132,15 @@ def as_user_error(exc: BaseException, field: str, path: str) -> UserCodeError:
     return UserCodeError(field, where_in_user_code(exc, path), exception_text(exc))
 
 
+def _resolved(path: str) -> str:
+    """Where the spec's path points (``paths.resolve_spec_path``: relative to the project)."""
+    from tuning.paths import resolve_spec_path
+
+    return str(resolve_spec_path(path))
+
+
 def _shown(filename: str, path: str) -> str:
     """The file as the user named it: their spec's path for the module itself."""
-    if os.path.realpath(filename) == os.path.realpath(path):
+    if os.path.realpath(filename) == _resolved(path):
         return path
     return os.path.relpath(filename) if not os.path.isabs(path) else filename

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuning.paths import PROJECT_ROOT
+from tuning.paths import PROJECT_ROOT, resolve_spec_path, spec_path_problem
 
 from ._tools import (
     clean,
@@ -68,12 +68,13 @@ MIN_CORPUS_CHARS = 200
 BEST_WEIGHTS = "best.lora.h5"
 
 
-def resolve(path: str) -> Path:
-    """A relative path is read from the working directory, else from the project root."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return PROJECT / candidate
+def _readable(path: str, field: str) -> Path:
+    """``paths.checked_spec_path``: the data-folder rule every file a spec names follows (a
+    relative path is taken from the project folder); a refusal is a ``ValueError`` naming
+    the field, which the trial loop reports as the run's error."""
+    from tuning.paths import checked_spec_path
+
+    return checked_spec_path(path, field)
 
 
 def missing_packages() -> list[str]:
@@ -101,12 +102,17 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
     corpus = get("corpus", DEFAULT_CORPUS)
     if not isinstance(corpus, str) or not corpus:
         c.fail("strategy.corpus", "must be the path of a UTF-8 text file", corpus)
-    elif not resolve(corpus).is_file():
+    elif spec_path_problem(corpus):
+        c.fail("strategy.corpus", spec_path_problem(corpus), corpus)
+    elif not resolve_spec_path(corpus).is_file():
         c.fail("strategy.corpus", "must be an existing text file", corpus)
-    elif resolve(corpus).stat().st_size > MAX_CORPUS_BYTES:
+    elif resolve_spec_path(corpus).stat().st_size > MAX_CORPUS_BYTES:
         c.fail("strategy.corpus", f"must be at most {MAX_CORPUS_BYTES // 2**20} MB", corpus)
     preset = get("preset_path")
-    if preset is not None and (not isinstance(preset, str) or not os.path.isdir(preset)):
+    if preset is not None and isinstance(preset, str) and spec_path_problem(preset):
+        c.fail("strategy.preset_path", spec_path_problem(preset), preset)
+    elif preset is not None and (not isinstance(preset, str)
+                                 or not resolve_spec_path(preset).is_dir()):
         c.fail("strategy.preset_path", "must be a local keras-hub preset directory (presets "
                "cannot be downloaded here)", preset)
     prompt = get("prompt", "The")
@@ -143,7 +149,7 @@ def run(ctx: ToolContext) -> None:
 
 def _read_corpus(path: str) -> str:
     try:
-        text = resolve(path).read_text(encoding="utf-8")
+        text = _readable(path, "strategy.corpus").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"strategy.corpus {path!r} cannot be read as UTF-8 text: {exc}") \
             from exc
@@ -186,7 +192,8 @@ class _Base:
 
         strategy = ctx.spec["strategy"]
         if strategy["preset_path"]:
-            lm = keras_hub.models.CausalLM.from_preset(strategy["preset_path"])
+            lm = keras_hub.models.CausalLM.from_preset(
+                str(_readable(strategy["preset_path"], "strategy.preset_path")))
             lm.preprocessor.sequence_length = strategy["sequence_length"]
             return cls(lm.backbone, lm.preprocessor, type(lm), tiny=False)
         proto = train_vocabulary(text, TINY_BACKBONE["vocabulary_size"])
