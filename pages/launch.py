@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from pages._advice import show_prefill_diff
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
 from storage import StorageError, plain_json
 from tuning import catalog, strategies
@@ -87,6 +88,7 @@ def load_spec(run_id: int) -> None:
     except StorageError as exc:
         state["launch_flash"] = str(exc)
         return
+    state.pop("launch_diff", None)
     fill_form(spec, f"Loaded the spec of run {run_id}; edit it and launch.")
 
 
@@ -127,6 +129,7 @@ st.title("Launch a tuning run")
 flash = state.pop("launch_flash", None)
 if flash:
     st.info(flash)
+show_prefill_diff()
 
 try:
     runs = storage.list_runs()

@@ -8,6 +8,7 @@
     python -m tuning show RUN_ID
     python -m tuning export RUN_ID --format json|csv [-o FILE]
     python -m tuning import DIR [--name NAME]   # a KerasTuner project folder
+    python -m tuning advise RUN_ID [--json]     # what to try next
 
 ``--db PATH`` or ``TUNING_DB`` picks the database. A bad spec exits with status 2.
 """
@@ -107,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("directory", help="the folder holding oracle.json: <directory>/<project_name>")
     p.add_argument("--name", help="the run's name (default: the folder's name)")
     p.set_defaults(handler=_import)
+    p = sub.add_parser("advise", help="what to try next: ranked suggestions with their "
+                                      "evidence and spec patch")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--json", action="store_true", help="the machine-readable list")
+    p.set_defaults(handler=_advise)
     return parser
 
 
@@ -333,4 +339,24 @@ def _import(storage: Storage, args: argparse.Namespace) -> int:
     best = f"{run.best_score:.4f}" if run.best_score is not None else "-"
     print(f"run {run.id} imported: {run.name} ({run.strategy}, {run.trials_done} trials, "
           f"best {best})")
+    return EXIT_OK
+
+
+def _advise(storage: Storage, args: argparse.Namespace) -> int:
+    from tuning.insights.advice import advise_stored
+
+    advice = advise_stored(storage, args.run_id)
+    if args.json:
+        print(json.dumps(advice.to_json(), indent=2, allow_nan=False))
+        return EXIT_OK
+    run = storage.get_run(args.run_id)
+    print(f"run {run.id}: {run.name}: {advice.note}")
+    for i, s in enumerate(advice.suggestions, start=1):
+        print(f"\n{i}. {s.title}")
+        print(f"   confidence {s.confidence_label} ({s.confidence:.2f}): {s.confidence_reason}")
+        for line in s.evidence:
+            print(f"   - {line}")
+        for c in s.to_json()["patch"]:
+            print(f"   patch {c['field']}: {json.dumps(c.get('old'))} -> "
+                  f"{json.dumps(c['new']) if 'new' in c else '(removed)'}")
     return EXIT_OK

@@ -16,6 +16,7 @@ MIN_TRIALS = 10        # importance from fewer trials is mostly noise
 UNIMPORTANT = 0.05     # share of the importance below which a hyperparameter does not matter
 DOMINANT = 0.5         # share above which one hyperparameter drives the score
 NARROWING = 0.7        # search finer only when the new range is at most 70% of the old
+EDGE = 0.15            # as edge_of_range: a best value this close to an end is on the edge
 
 
 def _importance(ctx: RunContext):
@@ -114,6 +115,9 @@ def most_important(ctx: RunContext) -> list[Suggestion]:
     values = ctx.values(name, leaders)
     changes = []
     if is_range(hp):
+        best = position(hp, values[0])
+        if best is None or not EDGE < best < 1 - EDGE:
+            return []  # the leaders press on an edge: widen first (edge_of_range)
         new = finer_range(hp, values)
         if new is None:
             return []
