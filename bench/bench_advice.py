@@ -44,8 +44,9 @@ PROBLEMS = {
     "wine_svm": {
         "data": {"source": "sklearn", "name": "wine"},
         "model": {"family": "svm"},
-        "search_space": {"C": {"type": "float", "min": 0.001, "max": 0.03, "sampling": "log"},
-                         "kernel": {"type": "choice", "values": ["rbf", "linear"]}},
+        "search_space": {"C": {"type": "float", "min": 0.001, "max": 0.02, "sampling": "log"},
+                         "gamma": {"type": "choice", "values": ["scale", "auto"]},
+                         "kernel": {"type": "fixed", "value": "rbf"}},
         "objective": {"metric": "accuracy"},
     },
     "breast_cancer_random_forest": {

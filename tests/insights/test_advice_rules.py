@@ -345,7 +345,7 @@ def test_too_few_trials_say_so(storage, count):
 def test_suggestions_are_ranked_by_weighted_confidence(storage):
     run = stored_run(storage, SVM, svm_trials(lambda c, g, k: 0.5 + 0.4 * (math.log10(c) + 3) / 2))
     advice = advise(run, storage.list_trials(run.id), [])
-    keys = [s.confidence * s.priority for s in advice.suggestions]
+    keys = [s.rank_key for s in advice.suggestions]
     assert len(keys) >= 2 and keys == sorted(keys, reverse=True)
     assert advice.note == f"12 finished trials: {len(keys)} suggestions."
 

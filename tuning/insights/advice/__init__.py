@@ -49,8 +49,9 @@ class Advice:
 def advise(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch],
            peers: Sequence[Peer] = ()) -> Advice:
     """Every registered rule's suggestions for ``run``, ranked by confidence times the
-    rule's weight. A run with fewer than ``MIN_FINISHED`` finished trials (or a tool's
-    run, which its own panel reads) gets a note and no suggestions."""
+    rule's weight times the suggestion's impact. A run with fewer than ``MIN_FINISHED``
+    finished trials (or a tool's run, which its own panel reads) gets a note and no
+    suggestions."""
     ctx = RunContext(run, sorted(trials, key=lambda t: (t.number, t.id)), list(epochs),
                      tuple(peers))
     count = len(ctx.finished)
@@ -63,7 +64,7 @@ def advise(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch],
     for rule in rules():
         for s in rule.evaluate(ctx):
             found.append(dataclasses.replace(s, priority=rule.weight))
-    found.sort(key=lambda s: -s.confidence * s.priority)
+    found.sort(key=lambda s: -s.rank_key)
     note = (f"{count} finished trials: {len(found)} suggestion{'s' if len(found) != 1 else ''}."
             if found else f"{count} finished trials: no rule fires; the search looks healthy.")
     return Advice(run.id, count, tuple(found), note)

@@ -79,6 +79,19 @@ class RunContext:
         """Completed trials with a score: the ones a leaderboard ranks."""
         return [t for t in self.finished if t.status is TrialStatus.COMPLETED]
 
+    @cached_property
+    def importance(self) -> dict[str, float]:
+        """Each tuned hyperparameter's share of the importance (``hp_importance``, read
+        once per run); empty with fewer than 4 completed trials or one tuned."""
+        from ..analysis import hp_importance
+
+        tuned = {n: hp for n, hp in self.space.items() if hp.get("type") != "fixed"}
+        if len(tuned) < 2:
+            return {}
+        series = hp_importance(self.scored, tuned, self.direction,
+                               seed=int(self.spec.get("seed") or 0))
+        return {str(k): float(v) for k, v in series.items()}
+
     def goodness(self, trial: Trial) -> float:
         """The score oriented so that larger is better."""
         return self.sign * float(trial.score)

@@ -134,7 +134,8 @@ def edge_of_range(ctx: RunContext) -> list[Suggestion]:
             changes=(change(ctx.spec, ("search_space", name, side), new),),
             chart=_scatter(ctx, name, hp, {t.trial_key for t in leaders},
                            {"x": new, "label": f"proposed {side}"}),
-            trials=tuple(t.trial_key for t in leaders)))
+            trials=tuple(t.trial_key for t in leaders),
+            impact=0.5 + ctx.importance.get(name, 0.5)))
     return out
 
 
@@ -177,7 +178,8 @@ def log_sampling(ctx: RunContext) -> list[Suggestion]:
             ),
             confidence=confidence, confidence_reason=reason, changes=tuple(changes),
             chart=_scatter(ctx, name, hp, {t.trial_key for t in leaders}),
-            trials=tuple(t.trial_key for t in leaders)))
+            trials=tuple(t.trial_key for t in leaders),
+            impact=0.5 + ctx.importance.get(name, 0.5)))
     return out
 
 

@@ -6,7 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..analysis import hp_importance, hyperparameters
+import pandas as pd
+
+from ..analysis import hyperparameters
 from .context import RunContext, fmt, is_range, position
 from .patch import change
 from .registry import Rule, register
@@ -22,11 +24,7 @@ EDGE = 0.15            # as edge_of_range: a best value this close to an end is 
 def _importance(ctx: RunContext):
     if len(ctx.scored) < MIN_TRIALS:
         return None
-    tuned = {n: hp for n, hp in ctx.space.items() if hp.get("type") != "fixed"}
-    if len(tuned) < 2:
-        return None
-    importance = hp_importance(ctx.scored, tuned, ctx.direction,
-                               seed=int(ctx.spec.get("seed") or 0))
+    importance = pd.Series(ctx.importance, dtype=float)
     if importance.empty or float(importance.sum()) == 0:
         return None
     return importance
@@ -133,7 +131,7 @@ def most_important(ctx: RunContext) -> list[Suggestion]:
         changes.append(change(ctx.spec, ("search_space", name, "values"), kept))
         if "default" in hp and hp["default"] not in kept:
             changes.append(change(ctx.spec, ("search_space", name, "default"), REMOVED))
-        what = f"values {hp['values']} → {kept}"
+        what = f"values {list(hp['values'])} → {kept}"
     else:
         return []
     confidence, reason = evidence_confidence(len(ctx.scored), min(1.0, share))

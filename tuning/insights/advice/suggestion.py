@@ -69,7 +69,10 @@ class Suggestion:
     ``rule``: the registered rule that made it; ``title``: one line; ``evidence``: the
     numbers behind it, one sentence each; ``trials``: the keys of the trials it rests on;
     ``confidence`` in [0, 1] with ``confidence_reason`` (why it is not higher);
-    ``changes``: the spec patch, one ``Change`` per field; ``chart``: what to draw.
+    ``changes``: the spec patch, one ``Change`` per field; ``chart``: what to draw;
+    ``impact``: how much this one matters among its rule's (an edge of an important
+    hyperparameter more than of a minor one); ``priority``: its rule's weight, set by
+    ``advise``. Suggestions rank by confidence × priority × impact.
     """
     rule: str
     title: str
@@ -80,6 +83,11 @@ class Suggestion:
     chart: Chart | None = None
     trials: tuple[str, ...] = field(default_factory=tuple)
     priority: float = 1.0
+    impact: float = 1.0
+
+    @property
+    def rank_key(self) -> float:
+        return self.confidence * self.priority * self.impact
 
     @property
     def fields(self) -> tuple[str, ...]:
