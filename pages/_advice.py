@@ -9,6 +9,7 @@ in ``st.session_state["launch_prefill_diff"]``; ``show_prefill_diff`` draws it t
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 
 import streamlit as st
@@ -28,24 +29,30 @@ from tuning.insights.advice import (
 from tuning.insights.advice.charts import suggestion_figure
 
 LAUNCH_PAGE = "pages/launch.py"
+ACTIVE_REFRESH_S = 10.0
 RUNS_MARKED = 25   # the Runs page reads advice for this many of the newest runs
 state = st.session_state
 
 
 def cached_advice(storage: Storage, run: Run, trials: Sequence[Trial],
                   epochs: Sequence[Epoch]) -> Advice:
-    """``advise`` again only when a trial finished or changed, or the run's status did."""
+    """``advise`` again only when a trial finished or changed, or the run's status did;
+    while the run is active, at most every ``ACTIVE_REFRESH_S`` (a run of thousands of
+    trials takes a second or two to read)."""
     signature = (run.id, run.status, tuple((t.id, t.rev) for t in trials
                                            if t.status.is_finished()))
     cached = state.get("advice_cache")
     if cached is not None and cached[0] == signature:
+        return cached[1]
+    if cached is not None and cached[0][:2] == signature[:2] and \
+            not run.status.is_finished() and time.monotonic() - cached[2] < ACTIVE_REFRESH_S:
         return cached[1]
     try:
         peers = peers_of(storage, run)
     except StorageError:
         peers = []
     advice = advise(run, trials, epochs, peers)
-    state["advice_cache"] = (signature, advice)
+    state["advice_cache"] = (signature, advice, time.monotonic())
     return advice
 
 

@@ -33,6 +33,8 @@ class RunContext:
     trials: Sequence[Trial]
     epochs: Sequence[Epoch]
     peers: Sequence[Peer] = field(default_factory=tuple)
+    # What rules compute per trial and share (each trial's curve flags, ...), by name.
+    memo: dict[str, dict[int, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def spec(self) -> Mapping[str, Any]:

@@ -25,8 +25,11 @@ def flags_of(ctx: RunContext, trial: Trial) -> list[str]:
     """The trial's stored flags, or those its stored curve earns when none were stored."""
     if trial.flags:
         return list(trial.flags)
-    curve = ctx.curves.get(trial.id)
-    return diagnose(curve) if curve else []
+    memo = ctx.memo.setdefault("flags", {})
+    if trial.id not in memo:
+        curve = ctx.curves.get(trial.id)
+        memo[trial.id] = diagnose(curve) if curve else []
+    return memo[trial.id]
 
 
 def flagged(ctx: RunContext, trials: Sequence[Trial], kind: str) -> list[Trial]:
