@@ -80,3 +80,10 @@ def test_the_runs_page_marks_runs_with_suggestions(db):
     frame = at.dataframe[0].value.set_index("id")
     assert frame.loc[advised.id, "advice"].startswith("💡")
     assert frame.loc[quiet.id, "advice"] == ""
+
+
+def test_the_reports_page_shows_the_suggestions(db):
+    run = edge_run(db)
+    at = open_app("pages/reports.py", run=str(run.id))
+    text = "\n".join(m.value for m in at.markdown)
+    assert "## What to try next" in text and "Widen C upwards" in text
