@@ -356,3 +356,19 @@ def test_failed_and_running_trials_are_not_evidence(storage):
                      status=TrialStatus.FAILED, message="boom")] * 3
     run = stored_run(storage, SVM, trials)
     assert advise_stored(storage, run.id).note.startswith("4 finished trials")
+
+
+# -- dead zone ---------------------------------------------------------------------------
+
+
+def test_dead_zone_fires_when_every_trial_scores_the_same(storage):
+    run = stored_run(storage, SVM, svm_trials(lambda c, g, k: 0.3989))
+    [s] = suggestions(storage, run, "dead_zone")
+    assert {c.field: c.new for c in s.changes} == {"search_space.C.min": 0.0001,
+                                                   "search_space.C.max": 1.0}
+    assert [x for x in suggestions(storage, run) if x.rule.startswith("budget")] == []
+
+
+def test_dead_zone_is_silent_when_scores_differ(storage):
+    run = stored_run(storage, SVM, svm_trials(lambda c, g, k: 0.3989 + c / 100))
+    assert suggestions(storage, run, "dead_zone") == []

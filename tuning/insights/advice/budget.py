@@ -40,8 +40,10 @@ def _chart(ctx: RunContext, marked_from: int, label: str) -> Chart:
 
 
 def budget(ctx: RunContext) -> list[Suggestion]:
-    if not _applies(ctx):
-        return []
+    from .dead_zone import is_flat
+
+    if not _applies(ctx) or is_flat(ctx):
+        return []  # every trial alike: the dead zone rule speaks
     path = _trajectory(ctx)
     n = len(path)
     last_gain = max(i for i in range(n) if i == 0 or path[i] > path[i - 1])
