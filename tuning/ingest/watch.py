@@ -177,6 +177,8 @@ def _earlier_run(storage: Storage, project: str, now: float) -> int | None:
 
 def _open_run(tuner: Any, session: _Session, spec: dict[str, Any]) -> int:
     """The run this ``search`` records into, now running for this process."""
+    from tuning.runner.liveness import process_identity
+
     storage, pid = session.storage, os.getpid()
     max_trials = spec["strategy"].get("max_trials")
     candidates = []
@@ -191,11 +193,12 @@ def _open_run(tuner: Any, session: _Session, spec: dict[str, Any]) -> int:
             old = storage.get_run(run_id)
         except NotFoundError:  # deleted from the dashboard meanwhile: start a new one
             continue
-        if storage.reopen_run(run_id, {**spec, "name": old.name}, pid, max_trials):
+        if storage.reopen_run(run_id, {**spec, "name": old.name}, pid, max_trials,
+                              identity=process_identity()):
             return run_id
     # Created stopped, then taken in one step: a queued run would be launched by an engine.
     run = storage.create_run(spec["name"], spec, status=RunStatus.STOPPED)
-    if not storage.reopen_run(run.id, spec, pid, max_trials):
+    if not storage.reopen_run(run.id, spec, pid, max_trials, identity=process_identity()):
         raise RuntimeError(f"run {run.id} was taken by another process as it was created")
     return run.id
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import shutil
 
-from storage import InvalidTransitionError, Run, Storage, Trial
+from storage import InvalidTransitionError, Run, RunStatus, Storage, Trial
 from tuning.paths import run_dir
+
+from .liveness import mark_orphans
 
 
 def stop_run(storage: Storage, run_id: int) -> Run:
@@ -17,8 +19,18 @@ def stop_run(storage: Storage, run_id: int) -> Run:
 
 
 def resume_run(storage: Storage, run_id: int) -> Run:
-    """Queue a stopped, interrupted or failed run; completed trials are not run again."""
-    source = storage.get_run(run_id).spec.get("data", {}).get("source")
+    """Queue a stopped, interrupted or failed run; completed trials are not run again.
+
+    A run still marked running whose worker is gone (killed with everything that watched
+    it, or its machine restarted) is first marked interrupted, then queued. A queued run
+    is returned as it is: it only waits for an engine to launch it.
+    """
+    run = storage.get_run(run_id)
+    if run.status is RunStatus.RUNNING and mark_orphans(storage, [run]):
+        run = storage.get_run(run_id)
+    if run.status is RunStatus.QUEUED:
+        return run
+    source = run.spec.get("data", {}).get("source")
     if source == "script":
         raise InvalidTransitionError(
             f"run {run_id} was recorded from your own script (tuning.watch); run the script "
@@ -52,7 +64,8 @@ def queue_run(storage: Storage, doc: dict) -> Run:
 def queue_race(storage: Storage, doc: dict, strategies: list[str]) -> list[Run]:
     """Queue the same search space once per strategy, so they can be compared head to head.
 
-    Every spec is validated before any is queued: either all runs are queued or none.
+    Every spec is validated before any is queued, and all are stored in one transaction:
+    either all runs are queued or none, and no worker starts one before the others exist.
     """
     from tuning.spec import validate_spec
 
@@ -62,4 +75,4 @@ def queue_race(storage: Storage, doc: dict, strategies: list[str]) -> list[Run]:
         variant["strategy"] = {**doc.get("strategy", {}), "name": name}
         variant["name"] = f"{doc.get('name') or 'run'} [{name}]"
         specs.append(validate_spec(variant))
-    return [storage.create_run(spec["name"], spec) for spec in specs]
+    return storage.create_runs([(spec["name"], spec) for spec in specs])
