@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from storage import RunStatus, Storage
+from storage import InvalidTransitionError, RunStatus, Storage
 from tuning import cli
 from tuning.runner import liveness
-from tuning.runner.control import resume_run
+from tuning.runner.control import delete_run, resume_run, stop_run
 from tuning.runner.engine import Engine
 from tuning.runner.liveness import holder_gone, identity_alive, mark_orphans, process_identity
 
@@ -135,3 +135,13 @@ def test_resuming_a_queued_run_leaves_it_queued_and_a_live_one_is_refused(store)
     assert store.claim_run(live.id, os.getpid(), identity=process_identity())
     with pytest.raises(Exception, match="running"):
         resume_run(store, live.id)
+
+
+def test_stopping_or_deleting_a_run_whose_worker_died_needs_no_dashboard(store):
+    stuck = _claim_by_dead_worker(store)
+    with pytest.raises(InvalidTransitionError, match="no worker any more"):
+        stop_run(store, stuck)
+    assert store.get_run(stuck).status is RunStatus.INTERRUPTED
+    other = _claim_by_dead_worker(store)
+    delete_run(store, other)
+    assert [r.id for r in store.list_runs()] == [stuck]

@@ -10,11 +10,25 @@ import shutil
 from storage import InvalidTransitionError, Run, RunStatus, Storage, Trial
 from tuning.paths import run_dir
 
-from .liveness import mark_orphans
+from .liveness import GONE_REASON, mark_orphans
+
+
+def _settled(storage: Storage, run_id: int) -> Run:
+    """The run, marked interrupted first if it is marked running but its worker is gone
+    (``liveness``): every action sees what is true, with or without a dashboard."""
+    run = storage.get_run(run_id)
+    if run.status is RunStatus.RUNNING and mark_orphans(storage, [run]):
+        run = storage.get_run(run_id)
+    return run
 
 
 def stop_run(storage: Storage, run_id: int) -> Run:
     """A queued run stops at once; a running one after the epoch in flight."""
+    before = storage.get_run(run_id).status
+    if before is RunStatus.RUNNING and _settled(storage, run_id).status is not before:
+        raise InvalidTransitionError(
+            f"run {run_id} has no worker any more ({GONE_REASON}): it is now marked "
+            "interrupted; resume it or delete it")
     return storage.request_stop(run_id)
 
 
@@ -25,9 +39,7 @@ def resume_run(storage: Storage, run_id: int) -> Run:
     it, or its machine restarted) is first marked interrupted, then queued. A queued run
     is returned as it is: it only waits for an engine to launch it.
     """
-    run = storage.get_run(run_id)
-    if run.status is RunStatus.RUNNING and mark_orphans(storage, [run]):
-        run = storage.get_run(run_id)
+    run = _settled(storage, run_id)
     if run.status is RunStatus.QUEUED:
         return run
     source = run.spec.get("data", {}).get("source")
@@ -48,7 +60,8 @@ def cancel_trial(storage: Storage, run_id: int, trial_key: str) -> Trial:
 
 
 def delete_run(storage: Storage, run_id: int) -> None:
-    """Delete a run that is not running, with its rows and its folder."""
+    """Delete a run that is not running (or whose worker is gone), with its rows and folder."""
+    _settled(storage, run_id)
     storage.delete_run(run_id)
     shutil.rmtree(run_dir(storage.path, run_id), ignore_errors=True)
 

@@ -1,4 +1,5 @@
-"""Writes that depend on a run's status, raced by a second connection.
+"""Writes that depend on a run's status, raced by a second connection (the storage's
+part of the fault catalogue: ``bench/bench_faults.py`` counts these cases).
 
 Each test lets another process's connection (a second ``Storage`` on the same file) act
 at the worst moment: right after the first caller has read the run, before it writes.
