@@ -50,8 +50,6 @@ from .kt_project import planned_epochs, search_space, strategy_of_class, strateg
 
 SCRIPT_SOURCE = "script"
 CUSTOM_FAMILY = "custom"
-# The engine calls a worker dead after this long without a heartbeat (engine.STALE_HEARTBEAT_S).
-_STALE_S = 15.0
 _CLASSES: dict[type, type] = {}
 
 
@@ -160,9 +158,11 @@ def describe(tuner: Any, base: type, name: str | None = None,
 
 
 def _is_held(run: Any, now: float) -> bool:
-    """Another live process records into this run right now."""
+    """Another live process records into this run right now (the engine's rule)."""
+    from tuning.runner.liveness import holder_gone
+
     return (run.status is RunStatus.RUNNING and run.worker_pid != os.getpid()
-            and run.heartbeat_at is not None and now - run.heartbeat_at <= _STALE_S)
+            and not holder_gone(run, now))
 
 
 def _earlier_run(storage: Storage, project: str, now: float) -> int | None:
