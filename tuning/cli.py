@@ -257,7 +257,11 @@ def _list(storage: Storage, args: argparse.Namespace) -> int:
 
     # A run whose worker died with whatever watched it (a reboot, the OOM killer) is
     # recorded interrupted here, as the dashboard's engine would: no state waits for it.
-    mark_orphans(storage)
+    try:
+        mark_orphans(storage)
+    except StorageError as exc:  # a read-only or busy file: list what is stored
+        print(f"warning: runs whose worker died could not be marked interrupted: {exc}",
+              file=sys.stderr)
     runs = storage.list_runs()
     if not runs:
         print("no runs yet")
