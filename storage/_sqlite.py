@@ -6,7 +6,8 @@
   one writer and many readers work at once, and a busy timeout absorbs short
   write contention.
 - Every write is its own short transaction and is committed before the method
-  returns, so a reader in another process sees it at once.
+  returns, so a reader in another process sees it at once; inside ``transaction()``
+  a thread's writes are one transaction, committed when its block ends.
 - A write that depends on a run's status (claim, stop, requeue, delete, cancel, mark
   interrupted) reads that status inside its own write transaction (``BEGIN IMMEDIATE``)
   or states it in the ``UPDATE``'s ``WHERE``: no other process can change the status
@@ -24,7 +25,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
@@ -37,6 +38,8 @@ from ._schema import migrate
 from .errors import InvalidTransitionError, NotFoundError, StorageError
 
 BUSY_TIMEOUT_S = 30.0
+# Trials with a result: ``begin_trial(keep_finished=True)`` never trains them again.
+_KEPT = (TrialStatus.COMPLETED.value, TrialStatus.PRUNED.value, TrialStatus.CANCELLED.value)
 
 _RUN_COLUMNS = """
     r.id, r.name, r.spec, r.status, r.created_at, r.started_at, r.finished_at, r.error,
@@ -163,9 +166,27 @@ class Storage:
             self._local.conn = None
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every call this thread makes inside the block is one write transaction: all of
+        it is committed when the block ends, none of it if the block raises. Other
+        writers wait (up to the busy timeout) until then; a nested block joins the outer."""
+        if getattr(self._local, "in_transaction", False):
+            yield
+            return
+        with self._write():
+            self._local.in_transaction = True
+            try:
+                yield
+            finally:
+                self._local.in_transaction = False
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, taken eagerly so writers queue instead of deadlocking."""
         conn = self._conn()
+        if getattr(self._local, "in_transaction", False):
+            yield conn  # part of the caller's transaction(): it commits or rolls back
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -181,6 +202,9 @@ class Storage:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction, so several SELECTs see one snapshot."""
         conn = self._conn()
+        if getattr(self._local, "in_transaction", False):
+            yield conn  # the caller's transaction() already holds one snapshot
+            return
         conn.execute("BEGIN")
         try:
             yield conn
@@ -400,14 +424,22 @@ class Storage:
     def begin_trial(self, run_id: int, trial_key: str, number: int,
                     hyperparameters: Mapping[str, Any], *, bracket: int | None = None,
                     round: int | None = None, parent_key: str | None = None,
-                    worker: str | None = None) -> Trial:
+                    worker: str | None = None, keep_finished: bool = False) -> Trial:
         """Record that a trial starts. A trial that starts again (after a resume) loses the
-        epochs of its unfinished attempt, so nothing is ever recorded twice."""
+        epochs of its unfinished attempt, so nothing is ever recorded twice.
+
+        ``keep_finished``: refuse (``InvalidTransitionError``, nothing written) to begin
+        again a trial that has a result, completed, pruned or cancelled: the relay asks
+        this for workers on other machines."""
         now = time.time()
         with self._write() as conn:
             rev = self._next_rev(conn, run_id)
-            row = conn.execute("SELECT id FROM trials WHERE run_id = ? AND trial_key = ?",
-                               (run_id, trial_key)).fetchone()
+            row = conn.execute("SELECT id, status FROM trials WHERE run_id = ? AND "
+                               "trial_key = ?", (run_id, trial_key)).fetchone()
+            if row is not None and keep_finished and row[1] in _KEPT:
+                raise InvalidTransitionError(
+                    f"trial {trial_key} of run {run_id} is {row[1]}; a trial with a result "
+                    "is not begun again")
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO trials (run_id, trial_key, number, status, hyperparameters, "
@@ -442,6 +474,24 @@ class Storage:
                 "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, trial_id, int(execution), int(epoch), json.dumps(clean), now))
+            conn.execute(
+                "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
+                "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))
+
+    def record_epochs(self, trial_id: int,
+                      rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
+        """``record_epoch`` for many ``(execution, epoch, metrics)`` rows in one write."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT run_id FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            run_id = int(row[0])
+            conn.executemany(
+                "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, trial_id, int(execution), int(epoch),
+                  json.dumps(_clean_metrics(metrics)), now) for execution, epoch, metrics in rows])
             conn.execute(
                 "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
                 "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))
