@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,10 @@ import streamlit as st
 from pages._advice import show_prefill_diff
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
 from storage import StorageError, plain_json
-from tuning import catalog, strategies
+from tuning import catalog, network, strategies
 from tuning.data import DataError
+from tuning.data.uploads import UploadError, paths_in_use, store_upload
+from tuning.insights.escaping import markdown_text
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.runner.control import queue_race, queue_run
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
@@ -106,20 +106,15 @@ if "launch_prefill" in state:
 
 
 def save_upload(upload) -> Path:
-    """Store an uploaded CSV under a name made from its content, never the user's file name."""
-    content = upload.getvalue()
-    folder = uploads_dir(storage.path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(content).hexdigest()[:24]}.csv"
-    if not path.exists():
-        partial = path.with_suffix(".part")
-        partial.write_bytes(content)
-        os.replace(partial, path)
-    return path
+    """Store an uploaded CSV under a name made from its content, never the user's file
+    name, within the uploads quota (``tuning.data.uploads``)."""
+    return store_upload(upload.getvalue(), uploads_dir(storage.path),
+                        paths_in_use(storage.list_runs()))
 
 
-@st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
 def inspect(path: str, target: str | None, task: str):
+    # inspect_csv remembers its answers by the file's path, size and mtime, so neither this
+    # preview nor the validator's own read parses the file again on a rerun.
     from tuning.data import inspect_csv
 
     return inspect_csv(path, target=target, task=task)
@@ -179,17 +174,17 @@ else:
             state["csv_path"] = str(save_upload(upload))
             # Only a label for the default run name: the file itself is stored by its hash.
             state["csv_label"] = "".join(ch for ch in upload.name if ch.isprintable())[:40]
-        except OSError as exc:
-            st.error(f"The upload could not be saved: {exc}")
+        except (OSError, UploadError) as exc:
+            st.error(f"The upload could not be saved: {markdown_text(exc)}")
     path = state.get("csv_path")
     if path:
-        st.caption(f"Stored as `{Path(path).name}`")
+        st.caption(f"Stored as {markdown_text(Path(path).name)}")
         default("f_task")
         try:
             columns = [c.name for c in inspect(path, None, "auto").columns]
         except (DataError, OSError) as exc:
             columns = []
-            st.error(str(exc))
+            st.error(markdown_text(exc))
         if columns:
             keep_valid("f_target", [columns[-1]] + columns)
             left, right = st.columns(2)
@@ -200,14 +195,14 @@ else:
                 summary = inspect(path, csv_target, state["f_task"])
             except (DataError, OSError) as exc:
                 summary = None
-                st.error(str(exc))
+                st.error(markdown_text(exc))
         if columns and summary is not None:
             if summary.task in ("classification", "regression"):
                 task = summary.task
             st.caption(f"{summary.rows} rows · {len(columns)} columns · task: {summary.task}"
                        + (f" · {summary.n_classes} classes" if summary.n_classes else ""))
             for warning in summary.warnings:
-                st.warning(warning)
+                st.warning(markdown_text(warning))
             preview, types = st.columns([3, 2])
             preview.dataframe(summary.preview, height=240)
             types.dataframe(
@@ -327,8 +322,8 @@ if offers_workers(strategy_name):
         default("f_chief_host")
         left.number_input("Worker processes (KerasTuner chief/worker)", min_value=1,
                           max_value=64, step=1, key="f_workers")
-        right.text_input("Serve the oracle on", key="f_chief_host",
-                         help="127.0.0.1 keeps it on this machine")
+        right.text_input("Serve the oracle on", key="f_chief_host")
+        st.caption(network.FORM_NOTE)
 with st.expander("Failure handling"):
     for column, (option, widget) in zip(st.columns(2), FAILURE_FIELDS.items()):
         default(OPTION_KEYS[option], widget.start)
@@ -407,7 +402,9 @@ if problems:
         grouped.setdefault(section, []).append(problem)
     for section, items in grouped.items():
         with sections[section]:
-            st.error("\n".join(f"- `{p.field}` {p.message}" for p in items))
+            # The field in a code span shows as typed, once a backtick cannot close it.
+            st.error("\n".join(f"- `{p.field.replace('`', chr(39))}` {markdown_text(p.message)}"
+                                for p in items))
 
 # -- what will be queued ---------------------------------------------------------------
 st.divider()

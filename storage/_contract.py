@@ -15,7 +15,7 @@ Promises that hold for every call of both:
 - Thread-safe: one object may be shared by threads (a worker's main thread, its
   heartbeat and its watchdog do so), with no locking by the caller.
 - Every write is committed before the call returns: a reader in another thread or
-  process sees it at once.
+  process sees it at once (inside ``Store.transaction()``: when the block ends).
 - Every record returned (``Run``, ``Trial``, ``Epoch``, ``RunChanges``) is a frozen
   dataclass whose mappings are read-only and whose sequences are tuples. It is a
   snapshot: later writes never change a record already returned; read again to see them.
@@ -23,10 +23,15 @@ Promises that hold for every call of both:
   as None (``plain_json``).
 - A call about a run or trial that does not exist raises ``NotFoundError``, unless its
   docstring says otherwise.
+- A call that changes a run or trial depending on its status (claim, stop, requeue,
+  delete, cancel, mark interrupted) checks that status atomically with its write: of two
+  processes racing over one run, one wins and the other sees the winner's result (or
+  ``InvalidTransitionError``), never a mix of both.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
@@ -56,7 +61,9 @@ class Recorder(Protocol):
 
         A key seen before (a trial trained again after a resume or a worker's death)
         keeps its database id, and loses the epochs, score, metrics, message, flags and
-        cancel request of its earlier attempt, so nothing is ever recorded twice.
+        cancel request of its earlier attempt, so nothing is ever recorded twice. The
+        relay (a worker on another machine) refuses with ``InvalidTransitionError`` to
+        begin again a trial that has a result (completed, pruned or cancelled).
         """
         ...
 
@@ -92,6 +99,12 @@ class Recorder(Protocol):
         relay's chief does, for its remote workers) this does nothing."""
         ...
 
+    def requeue_for_recycle(self, run_id: int) -> None:
+        """A worker retiring (to free memory, or after its watchdog failed a hung trial)
+        hands its running run back to the queue. Where another process owns the run (a
+        distributed run's chief, for its workers) this does nothing."""
+        ...
+
     def get_trial_by_key(self, run_id: int, trial_key: str) -> Trial:
         """The run's trial with this key (any str()-able key)."""
         ...
@@ -116,6 +129,12 @@ class Store(Recorder, Protocol):
         """Store a new run (``QUEUED`` unless told) and return it."""
         ...
 
+    def create_runs(self, runs: list[tuple[str, Mapping[str, Any]]],
+                    status: RunStatus = RunStatus.QUEUED) -> list[Run]:
+        """Store several (name, spec) runs at once: all of them or, on any error, none;
+        no worker can claim the first before the last is stored."""
+        ...
+
     def list_runs(self, statuses: list[RunStatus] | None = None,
                   strategies: list[str] | None = None) -> list[Run]:
         """All runs, newest first, optionally filtered by status and strategy name."""
@@ -129,12 +148,13 @@ class Store(Recorder, Protocol):
         """Store the run's trial budget once it is known (Hyperband computes it)."""
         ...
 
-    def claim_run(self, run_id: int, pid: int) -> bool:
-        """Move a queued run to running for worker ``pid``; False if someone else took it.
+    def claim_run(self, run_id: int, pid: int, identity: str | None = None) -> bool:
+        """Move a queued run to running for worker ``pid``, whose process identity is
+        ``identity`` (``Run.worker_identity``); False if someone else took it.
         Atomic: of several processes claiming one run, exactly one gets True."""
         ...
 
-    def set_worker(self, run_id: int, pid: int) -> None:
+    def set_worker(self, run_id: int, pid: int, identity: str | None = None) -> None:
         """Record the worker process of a running run, and beat for it."""
         ...
 
@@ -143,22 +163,26 @@ class Store(Recorder, Protocol):
         run, ``INTERRUPTED`` otherwise."""
         ...
 
-    def mark_interrupted(self, run_id: int, reason: str) -> bool:
-        """Mark a running run whose worker is gone; False if it is no longer running."""
+    def mark_interrupted(self, run_id: int, reason: str, worker_pid: int | None = None) -> bool:
+        """Mark a running run whose worker is gone; False if it is no longer running or,
+        with ``worker_pid``, if its worker is now another process (it was resumed)."""
         ...
 
     def reopen_run(self, run_id: int, spec: Mapping[str, Any], pid: int,
-                   max_trials: int | None) -> bool:
+                   max_trials: int | None, identity: str | None = None) -> bool:
         """Make a run that is not running ``running`` for ``pid`` in one step, replacing
         its spec (a watched script); False when another process holds it running."""
         ...
 
-    def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
-        """Store a new name and spec for a run (an imported project read again)."""
+    def transaction(self) -> AbstractContextManager[None]:
+        """A context in which every call of this thread is one write transaction: all of
+        it lands when the block ends, nothing of it when the block raises (an import that
+        fails half-way leaves no trace). Other writers wait until the block ends; blocks
+        nest (an inner one joins the outer)."""
         ...
 
-    def requeue_for_recycle(self, run_id: int) -> None:
-        """A worker retiring to free memory hands its running run back to the queue."""
+    def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
+        """Store a new name and spec for a run (an imported project read again)."""
         ...
 
     def request_stop(self, run_id: int) -> Run:
@@ -177,6 +201,12 @@ class Store(Recorder, Protocol):
         ...
 
     # -- trials and epochs -------------------------------------------------------------
+
+    def record_epochs(self, trial_id: int,
+                      rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
+        """``record_epoch`` for each ``(execution, epoch, metrics)`` row, in one write (an
+        imported trial's saved epochs)."""
+        ...
 
     def request_cancel(self, run_id: int, trial_key: str) -> Trial:
         """Ask a running trial's worker to cancel it at the next epoch boundary;

@@ -9,6 +9,9 @@
     python -m tuning export RUN_ID --format json|csv [-o FILE]
     python -m tuning import DIR [--name NAME]   # a KerasTuner project folder
     python -m tuning advise RUN_ID [--json]     # what to try next
+    python -m tuning dashboard [--db PATH] [--host 127.0.0.1] [--port 8501]
+
+Installed, ``tuning`` is the same command.
 
 ``--db PATH`` or ``TUNING_DB`` picks the database. A bad spec exits with status 2.
 """
@@ -34,7 +37,8 @@ from storage import (
 )
 from tuning.runner.engine import Engine
 
-from .paths import default_db_path
+from . import dashboard
+from .paths import PROJECT_ROOT, default_db_path
 from .runner import control
 from .spec import SpecError, load_spec_file
 
@@ -52,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "dashboard":
+            return dashboard.start(args)
         storage = Storage(args.db or default_db_path())
         return args.handler(storage, args)
     except SpecError as exc:
@@ -66,9 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tuning",
-                                     description="Launch, watch and export tuning runs.")
-    parser.add_argument("--db", help="database file (default: $TUNING_DB or data/tuning.db)")
+    # The installed console command is `tuning`; both run this same parser.
+    prog = "tuning" if os.path.basename(sys.argv[0]) in ("tuning", "tuning.exe") else "python -m tuning"
+    parser = argparse.ArgumentParser(prog=prog,
+                                     description="Launch, watch and export tuning runs.",
+                                     epilog=f"Example specs: {PROJECT_ROOT / 'examples'}")
+    parser.add_argument("--db", help="database file (default: $TUNING_DB, else tuning.db in the "
+                                     "data folder: a checkout's data/, an installed copy's "
+                                     "per-user folder)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a spec and print every problem")
     p.add_argument("spec")
@@ -76,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
-    p = sub.add_parser("resume", help="resume a stopped or interrupted run in the foreground")
+    p = sub.add_parser("resume", help="resume a stopped, interrupted or failed run (or one "
+                                      "whose worker died) in the foreground")
     p.add_argument("run_id", type=int)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_resume)
@@ -113,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=int)
     p.add_argument("--json", action="store_true", help="the machine-readable list")
     p.set_defaults(handler=_advise)
+    dashboard.add_parser(sub)
     return parser
 
 
@@ -137,6 +150,8 @@ def _run(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _resume(storage: Storage, args: argparse.Namespace) -> int:
+    # Also a run still marked running whose worker is gone, and a queued one (its
+    # launcher died before starting its worker): this command launches it.
     run = control.resume_run(storage, args.run_id)
     print(f"run {run.id} queued to resume", file=sys.stderr)
     return follow(storage, run.id, quiet=args.quiet)
@@ -256,6 +271,15 @@ def _worker_command(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _list(storage: Storage, args: argparse.Namespace) -> int:
+    from tuning.runner.liveness import mark_orphans
+
+    # A run whose worker died with whatever watched it (a reboot, the OOM killer) is
+    # recorded interrupted here, as the dashboard's engine would: no state waits for it.
+    try:
+        mark_orphans(storage)
+    except StorageError as exc:  # a read-only or busy file: list what is stored
+        print(f"warning: runs whose worker died could not be marked interrupted: {exc}",
+              file=sys.stderr)
     runs = storage.list_runs()
     if not runs:
         print("no runs yet")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import sys
 
@@ -37,15 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.tuner_id:
         return _join(storage, args)
-    if not storage.claim_run(args.run_id, os.getpid()):
+    from .liveness import process_identity
+    from .run_control import stop_on_signal
+
+    if not storage.claim_run(args.run_id, os.getpid(), identity=process_identity()):
         print(f"run {args.run_id} is not queued (another worker has it, or it was stopped)",
               file=sys.stderr)
         return 0
-
-    def ask_to_stop(signum, frame):  # SIGTERM: end cleanly after the epoch in flight
-        storage.request_stop(args.run_id)
-
-    signal.signal(signal.SIGTERM, ask_to_stop)
+    stop_on_signal(storage, args.run_id)  # SIGTERM: end cleanly after the epoch in flight
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .distributed import start_before_import
 
@@ -83,9 +81,10 @@ def _join_remote(args: argparse.Namespace) -> int:
         return 2
     from tuning.paths import DATA_DIR
 
-    from .relay import RemoteStorage
+    from .relay import ChiefWatch, RemoteStorage
 
     storage = RemoteStorage(args.relay, args.token, args.run_id)
+    ChiefWatch(args.relay, args.token, args.run_id).start()  # a gone chief ends this worker
     root = args.workdir or str(DATA_DIR / "remote-runs")
     folder = os.path.join(root, f"run-{args.run_id}-{args.tuner_id}")
     return _join(storage, args, folder)
