@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from pages._advice import show_prefill_diff
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
 from pages._user_model import conditional_note, model_fields
 from storage import StorageError, plain_json
@@ -99,6 +100,7 @@ def load_spec(run_id: int) -> None:
     except StorageError as exc:
         state["launch_flash"] = str(exc)
         return
+    state.pop("launch_diff", None)
     fill_form(spec, f"Loaded the spec of run {run_id}; edit it and launch.")
 
 
@@ -134,6 +136,7 @@ st.title("Launch a tuning run")
 flash = state.pop("launch_flash", None)
 if flash:
     st.info(flash)
+show_prefill_diff()
 
 try:
     runs = storage.list_runs()

@@ -9,6 +9,7 @@ import time
 
 import streamlit as st
 
+from pages._advice import advice_panel
 from pages._common import fmt_duration, fmt_score, get_storage, pick_run, show_error
 from storage import StorageError, TrialStatus, plain_json
 from tuning import catalog, strategies
@@ -184,6 +185,7 @@ def live_panel(run_id: int) -> None:
     if any("param_count" in t.metrics for t in trials):  # every Keras trial records it
         st.subheader("Score against parameter count")
         st.plotly_chart(score_vs_params_chart(trials), key="live_params")
+    advice_panel(storage, run, trials, view.epochs)
 
 
 # What a range test's suggestion can start: (button, widget key, help, spec builder).

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._common import get_storage, pick_run, show_error
 from storage import StorageError
+from tuning.insights.advice import advise_stored
 from tuning.insights.reports import (
     best_model_path,
     best_params_json,
@@ -22,16 +23,17 @@ if run is None:
     st.stop()
 try:
     trials = storage.list_trials(run.id)
+    advice = advise_stored(storage, run.id)  # what to try next: in both reports
 except StorageError as exc:
     show_error(exc)
     st.stop()
 stem = f"run-{run.id}"
-summary = markdown_summary(run, trials)
+summary = markdown_summary(run, trials, advice=advice)
 
 
 def html_file() -> str:
     # Deferred until clicked: the file embeds plotly.js (several MB) and every chart.
-    return html_report(run, trials, storage.list_epochs(run.id))
+    return html_report(run, trials, storage.list_epochs(run.id), advice=advice)
 
 
 buttons = st.columns(3)

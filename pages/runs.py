@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from pages._advice import advice_marks
 from pages._common import LIVE_PAGE, fmt_duration, fmt_score, get_storage, pick_run, show_error
 from storage import RunStatus, StorageError
 from tuning import strategies
@@ -39,15 +40,17 @@ def runs_table(statuses: list[str], strategies: list[str]) -> pd.DataFrame | Non
         show_error(exc)
         return None
     now = time.time()
+    marks = advice_marks(storage, runs)
     return pd.DataFrame([{
         "id": r.id, "name": r.name, "data set": r.dataset, "model": r.model_family,
         "strategy": r.strategy, "status": r.status.value,
         "progress": f"{r.trials_done} / {r.max_trials if r.max_trials is not None else '?'}",
         "best score": r.best_score, "elapsed": fmt_duration(r.elapsed_s(now)),
         "created": dt.datetime.fromtimestamp(r.created_at),
-        "message": r.error or "",
+        "message": r.error or "", "advice": marks.get(r.id, ""),
     } for r in runs], columns=["id", "name", "data set", "model", "strategy", "status",
-                               "progress", "best score", "elapsed", "created", "message"])
+                               "progress", "best score", "elapsed", "created", "advice",
+                               "message"])
 
 
 st.title("Runs")
@@ -83,6 +86,8 @@ def table() -> None:
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
         "best score": st.column_config.NumberColumn(format="%.4g"),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "advice": st.column_config.TextColumn(
+            "advice", help="suggestions to try next: open the run's live view"),
     })
 
 

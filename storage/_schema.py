@@ -67,6 +67,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE trials ADD COLUMN flags TEXT NOT NULL DEFAULT '[]';
     """,
+    # 2 -> 3: who holds a running run, beyond its pid (which the system reuses): the
+    # process's identity (machine, boot, pid namespace, pid, start time).
+    """
+    ALTER TABLE runs ADD COLUMN worker_identity TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

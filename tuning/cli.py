@@ -8,6 +8,7 @@
     python -m tuning show RUN_ID
     python -m tuning export RUN_ID --format json|csv [-o FILE]
     python -m tuning import DIR [--name NAME]   # a KerasTuner project folder
+    python -m tuning advise RUN_ID [--json]     # what to try next
     python -m tuning dashboard [--db PATH] [--host 127.0.0.1] [--port 8501]
 
 Installed, ``tuning`` is the same command.
@@ -87,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
-    p = sub.add_parser("resume", help="resume a stopped or interrupted run in the foreground")
+    p = sub.add_parser("resume", help="resume a stopped, interrupted or failed run (or one "
+                                      "whose worker died) in the foreground")
     p.add_argument("run_id", type=int)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_resume)
@@ -119,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("directory", help="the folder holding oracle.json: <directory>/<project_name>")
     p.add_argument("--name", help="the run's name (default: the folder's name)")
     p.set_defaults(handler=_import)
+    p = sub.add_parser("advise", help="what to try next: ranked suggestions with their "
+                                      "evidence and spec patch")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--json", action="store_true", help="the machine-readable list")
+    p.set_defaults(handler=_advise)
     dashboard.add_parser(sub)
     return parser
 
@@ -152,6 +159,8 @@ def _run(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _resume(storage: Storage, args: argparse.Namespace) -> int:
+    # Also a run still marked running whose worker is gone, and a queued one (its
+    # launcher died before starting its worker): this command launches it.
     run = control.resume_run(storage, args.run_id)
     print(f"run {run.id} queued to resume", file=sys.stderr)
     return follow(storage, run.id, quiet=args.quiet)
@@ -271,6 +280,15 @@ def _worker_command(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _list(storage: Storage, args: argparse.Namespace) -> int:
+    from tuning.runner.liveness import mark_orphans
+
+    # A run whose worker died with whatever watched it (a reboot, the OOM killer) is
+    # recorded interrupted here, as the dashboard's engine would: no state waits for it.
+    try:
+        mark_orphans(storage)
+    except StorageError as exc:  # a read-only or busy file: list what is stored
+        print(f"warning: runs whose worker died could not be marked interrupted: {exc}",
+              file=sys.stderr)
     runs = storage.list_runs()
     if not runs:
         print("no runs yet")
@@ -354,4 +372,24 @@ def _import(storage: Storage, args: argparse.Namespace) -> int:
     best = f"{run.best_score:.4f}" if run.best_score is not None else "-"
     print(f"run {run.id} imported: {run.name} ({run.strategy}, {run.trials_done} trials, "
           f"best {best})")
+    return EXIT_OK
+
+
+def _advise(storage: Storage, args: argparse.Namespace) -> int:
+    from tuning.insights.advice import advise_stored
+
+    advice = advise_stored(storage, args.run_id)
+    if args.json:
+        print(json.dumps(advice.to_json(), indent=2, allow_nan=False))
+        return EXIT_OK
+    run = storage.get_run(args.run_id)
+    print(f"run {run.id}: {run.name}: {advice.note}")
+    for i, s in enumerate(advice.suggestions, start=1):
+        print(f"\n{i}. {s.title}")
+        print(f"   confidence {s.confidence_label} ({s.confidence:.2f}): {s.confidence_reason}")
+        for line in s.evidence:
+            print(f"   - {line}")
+        for c in s.to_json()["patch"]:
+            print(f"   patch {c['field']}: {json.dumps(c.get('old'))} -> "
+                  f"{json.dumps(c['new']) if 'new' in c else '(removed)'}")
     return EXIT_OK

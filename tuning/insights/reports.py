@@ -118,8 +118,20 @@ def _family_label(run: Run) -> str:
     return family.label if family else run.model_family
 
 
-def markdown_summary(run: Run, trials: Iterable[Trial]) -> str:
-    """A short Markdown report: what ran, how far it got, the best trial and a top-10 table."""
+def _advice(run: Run, trials: list[Trial], epochs: Iterable[Epoch] | None, advice: Any):
+    if advice is not None:
+        return advice
+    from .advice import advise
+
+    return advise(run, trials, list(epochs or ()))
+
+
+def markdown_summary(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch] | None = None,
+                     advice: Any = None) -> str:
+    """A short Markdown report: what ran, how far it got, the best trial, a top-10 table
+    and what to try next (``advice``, else read from ``trials`` and ``epochs``)."""
+    from .advice.render import advice_markdown
+
     trials = list(trials)
     data = run.spec.get("data", {})
     objective = run.spec.get("objective", {})
@@ -157,6 +169,7 @@ def markdown_summary(run: Run, trials: Iterable[Trial]) -> str:
             cells += [row[c] for c in hp_cols]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         lines.append("")
+    lines += advice_markdown(_advice(run, trials, epochs, advice))
     return "\n".join(lines)
 
 
@@ -281,12 +294,15 @@ def _manual_html(run: Run, trials: list[Trial]) -> str:
     return "\n".join(parts)
 
 
-def html_report(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch]) -> str:
-    """One HTML file that opens offline: summary, leaderboard and every chart of
-    ``run_charts``. Plotly's JavaScript is embedded once, with the first figure; nothing
-    is loaded from anywhere else."""
-    trials = list(trials)
-    charts = run_charts(run, trials, list(epochs))
+def html_report(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch],
+                advice: Any = None) -> str:
+    """One HTML file that opens offline: summary, leaderboard, every chart of
+    ``run_charts`` and what to try next with its charts. Plotly's JavaScript is embedded
+    once, with the first figure; nothing is loaded from anywhere else."""
+    from .advice.render import advice_html
+
+    trials, epochs = list(trials), list(epochs)
+    charts = run_charts(run, trials, epochs)
     title = html.escape(f"Run {run.id}: {run.name}")
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -300,6 +316,7 @@ def html_report(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch]) -> s
         fig.update_layout(margin={"t": 40})  # the section heading is the title
         parts.append(fig.to_html(full_html=False, include_plotlyjs=i == 0,
                                  default_height="480px" if key != "slices" else "100%"))
+    parts.append(advice_html(_advice(run, trials, epochs, advice), include_plotlyjs=not charts))
     parts.append(f"<p><small>Generated {_when(dt.datetime.now().timestamp())}.</small></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
