@@ -29,6 +29,7 @@ import orjson
 
 from ._json import frozen_json, plain_json
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
+from ._reads import PageReads
 from ._schema import migrate
 from .errors import InvalidTransitionError, NotFoundError, StorageError
 
@@ -112,7 +113,7 @@ class _Connection(sqlite3.Connection):
             raise
 
 
-class Storage:
+class Storage(PageReads):
     """Repository over one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str]):
