@@ -30,10 +30,9 @@ from tuning.insights.analysis import (
     hyperparameters,
     metric_names,
     progress_of,
-    trials_frame,
 )
 from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
-from tuning.insights.run_view import RunView
+from tuning.insights.run_view import RunView, leaderboard_page_frame
 from tuning.insights.stages import pruning_summary_of, sequential_stages
 from tuning.insights.tool_charts import (
     batch_size_chart,
@@ -53,7 +52,7 @@ HYPERBAND_COLUMNS = ("bracket", "round", "parent_key")
 PAGE_ROWS = 50
 # Panels that need every trial's record (stages, brackets, the tools' charts) read at most
 # this many, the best first.
-RECORDS_LIMIT = 2000
+RECORDS_LIMIT = 500
 
 
 def refreshed_view(run_id: int) -> RunView:
@@ -65,35 +64,11 @@ def refreshed_view(run_id: int) -> RunView:
 
 
 def records(view: RunView) -> list:
-    """Every trial's record for the panels that need them (the best ``RECORDS_LIMIT`` of a
-    larger run), read again when a trial started or finished."""
-    key = (view.run_id, view.counts.by_status, tuple(t.id for t in view.running()))
-    cached = state.get("live_records")
-    if cached is None or cached[0] != key:
-        if view.counts.total <= RECORDS_LIMIT:
-            found = storage.list_trials(view.run_id)
-        else:
-            found = storage.trial_page(view.run_id, view.run.direction, 0, RECORDS_LIMIT)
-        cached = state["live_records"] = (key, found)
-    return cached[1]
+    return view.records(storage, RECORDS_LIMIT)
 
 
 def leaderboard_page(run, page: int):
-    """One page of the leaderboard, ranked as the whole run is, with a link to each trial."""
-    offset = page * PAGE_ROWS
-    trials = storage.trial_page(run.id, run.direction, offset, PAGE_ROWS)
-    frame = trials_frame(trials)
-    ranked = [t.status is TrialStatus.COMPLETED and t.score is not None for t in trials]
-    frame.insert(0, "rank", [offset + i + 1 if r else None for i, r in enumerate(ranked)])
-    frame["rank"] = frame["rank"].astype("Int64")
-    frame.insert(1, "open", [trial_url(run.id, t.trial_key) for t in trials])
-    for column in frame.columns:
-        if column.startswith("hp:") and frame[column].dtype == object:
-            frame[column] = frame[column].map(
-                lambda v: fmt_number(v) if isinstance(v, float) else v)
-        elif column.startswith("hp:") and frame[column].dtype.kind == "f":
-            frame[column] = frame[column].map(lambda v: rounded(v))
-    return frame
+    return leaderboard_page_frame(storage, run, page, PAGE_ROWS, link=trial_url)
 
 
 def fallback_metrics(run) -> list[str]:

@@ -9,6 +9,8 @@ curves, a band and one page of a leaderboard. These reads serve exactly that:
 - ``curve_band``: median and 10-90 % band per epoch of the trials not drawn one by one,
   from at most ``BAND_SAMPLE`` of them chosen evenly through the trial numbers (every
   trial when there are fewer), each quantile interpolated as ``pandas.quantile`` does;
+- ``scored_sample``: the best completed trials and an even spread of the others, for
+  charts over every trial's hyperparameters;
 - ``trial_page``: one page of a run's trials in leaderboard order (SQL sorts and slices);
 - ``trial_summaries``: the run and every trial's few scalar columns (no JSON), with the
   cursor a live reader continues from, in one snapshot.
@@ -27,7 +29,7 @@ import orjson
 from ._models import Cursor, Epoch, Trial, TrialStatus
 from ._schema import RANK_GROUP, RANK_MAX, RANK_MIN
 
-BAND_SAMPLE = 500
+BAND_SAMPLE = 200
 BAND_QUANTILES = (0.1, 0.5, 0.9)
 _CHUNK = 900  # ids per IN (...): well under SQLite's limit on bound parameters
 _EPOCH_COLUMNS = "id, run_id, trial_id, execution, epoch, metrics, created_at"
@@ -217,6 +219,27 @@ class PageReads:
             low, median, high = (_quantile(found, q) for q in BAND_QUANTILES)
             points.append(BandPoint(name, epoch, low, median, high, len(found)))
         return CurveBand(trials=len(ids), sampled=len(chosen), points=tuple(points))
+
+    def scored_sample(self, run_id: int, direction: str, limit: int = 2000) -> list[Trial]:
+        """At most ``limit`` completed trials with a score: the best half of ``limit``, then
+        the others spread evenly through the leaderboard (all of them when there are
+        fewer), best first. For charts of every trial's hyperparameters."""
+        from ._sqlite import _TRIAL_COLUMNS  # _sqlite imports this module: import late
+
+        key = RANK_MIN if direction == "min" else RANK_MAX
+        conn = self._conn()
+        ids = [int(r[0]) for r in conn.execute(
+            f"SELECT id FROM trials WHERE run_id = ? AND ({RANK_GROUP}) = 0 "
+            f"ORDER BY ({RANK_GROUP}), ({key}), number, id", (run_id,))]
+        if len(ids) > limit:
+            ids = ids[:limit // 2] + evenly(ids[limit // 2:], limit - limit // 2)
+        position = {trial_id: i for i, trial_id in enumerate(ids)}
+        found: list[Trial] = []
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            found.extend(self._trial(r) for r in conn.execute(
+                f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE id IN ({marks})", list(chunk)))
+        return sorted(found, key=lambda t: position[t.id])
 
     def trial_page(self, run_id: int, direction: str, offset: int = 0,
                    limit: int = 50) -> list[Trial]:

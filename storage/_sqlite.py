@@ -68,6 +68,22 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     return clean
 
 
+# Parsed specs by their text: the Runs page lists every run each refresh, and freezing a
+# thousand specs again each time would be most of its cost. The values are immutable and
+# follow from the text alone, so one cache serves every Storage and thread.
+_SPECS: dict[str, Mapping[str, Any]] = {}
+_SPECS_LIMIT = 10_000
+
+
+def _frozen_spec(text: str) -> Mapping[str, Any]:
+    spec = _SPECS.get(text)
+    if spec is None:
+        if len(_SPECS) >= _SPECS_LIMIT:
+            _SPECS.clear()
+        spec = _SPECS[text] = frozen_json(json.loads(text))
+    return spec
+
+
 def _damaged(conn: sqlite3.Connection, exc: sqlite3.DatabaseError) -> StorageError:
     path = getattr(conn, "db_path", "the database")
     return StorageError(
@@ -511,7 +527,7 @@ class Storage(PageReads):
     @staticmethod
     def _run(row: tuple) -> Run:
         return Run(
-            id=int(row[0]), name=row[1], spec=frozen_json(json.loads(row[2])),
+            id=int(row[0]), name=row[1], spec=_frozen_spec(row[2]),
             status=RunStatus(row[3]), created_at=row[4], started_at=row[5],
             finished_at=row[6], error=row[7], worker_pid=row[8], heartbeat_at=row[9],
             stop_requested=bool(row[10]), max_trials=row[11], trials_done=int(row[12]),

@@ -349,7 +349,8 @@ def encode_hyperparameters(frame: pd.DataFrame, space: Mapping[str, Mapping[str,
 
 
 def hp_importance(trials: Iterable[Trial], space: Mapping[str, Mapping[str, Any]],
-                  direction: str, seed: int = 0) -> pd.Series:
+                  direction: str, seed: int = 0, *, trees: int = _FOREST["n_estimators"],
+                  samples: int = _FOREST_SAMPLES) -> pd.Series:
     """How much each hyperparameter of ``space`` drives the score, summing to 1, largest first.
 
     Method (Optuna's mean-decrease-impurity evaluator): fit a seeded
@@ -358,7 +359,8 @@ def hp_importance(trials: Iterable[Trial], space: Mapping[str, Mapping[str, Any]
     ``encode_hyperparameters`` (log10 for log-sampled values, one-hot for string
     choices), target the score oriented so that larger is better (``direction``).
     A hyperparameter's importance is the impurity decrease of its feature columns,
-    summed over its one-hot columns and normalised to 1. It measures association in
+    summed over its one-hot columns and normalised to 1 (``trees`` and ``samples`` make
+    the forest lighter for a page that must answer fast). It measures association in
     the trials seen, not causation, and is noisy with few trials.
 
     Empty when fewer than 4 trials completed or no hyperparameter varies in type
@@ -378,7 +380,8 @@ def hp_importance(trials: Iterable[Trial], space: Mapping[str, Mapping[str, Any]
     from sklearn.ensemble import RandomForestRegressor  # heavy; only pages that show it pay
 
     forest = RandomForestRegressor(random_state=seed, n_jobs=1,
-                                   max_samples=min(len(target), _FOREST_SAMPLES), **_FOREST)
+                                   max_samples=min(len(target), samples),
+                                   **{**_FOREST, "n_estimators": trees})
     forest.fit(features.to_numpy(), target)
     per_column = pd.Series(forest.feature_importances_, index=features.columns)
     per_hp = per_column.groupby(pd.Series(owner)).sum().reindex(names, fill_value=0.0)

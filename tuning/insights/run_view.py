@@ -18,15 +18,16 @@ keep one per page session. Asking for another run starts over.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import pandas as pd
 
 from storage import BestPoint, CurveBand, Epoch, Run, Storage, Trial, TrialCounts, TrialStatus
+from tuning.formatting import fmt_number, rounded
 
-from .analysis import curves_frame
+from .analysis import curves_frame, trials_frame
 
 MAX_CURVES = 20
 # A band is read again once this share of the run's trials finished since it was read.
@@ -63,6 +64,7 @@ class RunView:
         self._frame: pd.DataFrame | None = None
         self._bands: dict[tuple[str, ...], tuple[int, tuple[int, ...], CurveBand]] = {}
         self._best: tuple[int, tuple[BestPoint, ...]] | None = None
+        self._records: tuple[tuple, list[Trial]] | None = None
 
     # -- reading -------------------------------------------------------------------
 
@@ -198,3 +200,40 @@ class RunView:
         if self._best is None or self._best[0] != finished:
             self._best = (finished, storage.best_so_far(self.run_id, self.run.direction))
         return self._best[1]
+
+    def records(self, storage: Storage, limit: int) -> list[Trial]:
+        """Every trial's record (the best ``limit`` of a larger run), for panels that need
+        them all (stages, brackets, the tools' charts); read again when a trial started or
+        finished."""
+        key = (tuple(self.counts.by_status.items()), tuple(sorted(self.trials)))
+        if self._records is None or self._records[0] != key:
+            if self.counts.total <= limit:
+                found = storage.list_trials(self.run_id)
+            else:
+                found = storage.trial_page(self.run_id, self.run.direction, 0, limit)
+            self._records = (key, found)
+        return self._records[1]
+
+
+def leaderboard_page_frame(storage: Storage, run: Run, page: int, rows: int,
+                           link: Callable[[int, str], str] | None = None) -> pd.DataFrame:
+    """Page ``page`` (from 0) of the leaderboard: ``analysis.leaderboard``'s columns, ranked
+    as in the whole run, floats of hyperparameters rounded for reading, and an ``open``
+    column of ``link(run_id, trial_key)`` when given."""
+    offset = page * rows
+    trials = storage.trial_page(run.id, run.direction, offset, rows)
+    frame = trials_frame(trials)
+    ranked = [t.status is TrialStatus.COMPLETED and t.score is not None for t in trials]
+    frame.insert(0, "rank", pd.array([offset + i + 1 if r else None
+                                      for i, r in enumerate(ranked)], dtype="Int64"))
+    if link is not None:
+        frame.insert(1, "open", [link(run.id, t.trial_key) for t in trials])
+    for column in frame.columns:
+        if not column.startswith("hp:"):
+            continue
+        if frame[column].dtype.kind == "f":
+            frame[column] = frame[column].map(rounded)
+        elif frame[column].dtype == object:
+            frame[column] = frame[column].map(
+                lambda v: fmt_number(v) if isinstance(v, float) else v)
+    return frame
