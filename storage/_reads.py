@@ -241,6 +241,15 @@ class PageReads:
                 f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE id IN ({marks})", list(chunk)))
         return sorted(found, key=lambda t: position[t.id])
 
+    def trial_children(self, run_id: int, trial_key: str) -> list[Trial]:
+        """The trials that name ``trial_key`` as their parent (Hyperband's promotions)."""
+        from ._sqlite import _TRIAL_COLUMNS  # _sqlite imports this module: import late
+
+        rows = self._conn().execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE run_id = ? AND parent_key = ? "
+            "ORDER BY number, id", (run_id, str(trial_key))).fetchall()
+        return [self._trial(r) for r in rows]
+
     def trial_page(self, run_id: int, direction: str, offset: int = 0,
                    limit: int = 50) -> list[Trial]:
         """Trials ``offset`` to ``offset + limit`` of the run in leaderboard order."""

@@ -34,6 +34,7 @@ from ._schema import migrate
 from .errors import InvalidTransitionError, NotFoundError, StorageError
 
 BUSY_TIMEOUT_S = 30.0
+TRIAL_OUTPUT_LIMIT = 200_000  # characters of a trial's traceback or log that are kept
 
 _RUN_COLUMNS = """
     r.id, r.name, r.spec, r.status, r.created_at, r.started_at, r.finished_at, r.error,
@@ -414,7 +415,8 @@ class Storage(PageReads):
                     "UPDATE trials SET status = 'running', hyperparameters = ?, score = NULL, "
                     "metrics = '{}', message = NULL, started_at = ?, finished_at = NULL, "
                     "bracket = ?, round = ?, parent_key = ?, epochs_done = 0, "
-                    "cancel_requested = 0, worker = ?, flags = '[]', rev = ? WHERE id = ?",
+                    "cancel_requested = 0, worker = ?, flags = '[]', traceback = NULL, log = NULL, "
+                    "rev = ? WHERE id = ?",
                     (_dumps(hyperparameters), now, bracket, round, parent_key, worker, rev,
                      trial_id))
         return self.get_trial(trial_id)
@@ -455,6 +457,29 @@ class Storage(PageReads):
                 (TrialStatus(status).value, score, _dumps(metrics or {}), message, time.time(),
                  json.dumps(flags) if flags is not None else None,
                  self._next_rev(conn, int(row[0])), trial_id))
+
+    def record_trial_output(self, trial_id: int, traceback: str | None = None,
+                            log: str | None = None) -> None:
+        """Keep what a trial left besides its numbers: the full traceback of its failure and
+        the lines its worker wrote while it ran (``TRIAL_OUTPUT_LIMIT`` characters of each,
+        the end kept). None leaves a value as it is."""
+        def tail(text: str | None) -> str | None:
+            return None if text is None else str(text)[-TRIAL_OUTPUT_LIMIT:]
+
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE trials SET traceback = COALESCE(?, traceback), log = COALESCE(?, log) "
+                "WHERE id = ?", (tail(traceback), tail(log), trial_id))
+            if cur.rowcount != 1:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+
+    def trial_output(self, trial_id: int) -> tuple[str | None, str | None]:
+        """(traceback, log) kept by ``record_trial_output``."""
+        row = self._conn().execute("SELECT traceback, log FROM trials WHERE id = ?",
+                                   (trial_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"trial {trial_id} does not exist")
+        return row[0], row[1]
 
     def request_cancel(self, run_id: int, trial_key: str) -> Trial:
         trial = self.get_trial_by_key(run_id, trial_key)

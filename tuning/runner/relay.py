@@ -94,6 +94,10 @@ class _Calls:
         self.storage.finish_trial(int(trial_id), TrialStatus(status), score=score,
                                   metrics=metrics, message=message, flags=flags)
 
+    def record_trial_output(self, trial_id: int, traceback=None, log=None) -> None:
+        self._own_trial(trial_id)
+        self.storage.record_trial_output(int(trial_id), traceback=traceback, log=log)
+
     def control_flags(self, trial_id=None) -> list[bool]:
         if trial_id is not None:
             self._own_trial(trial_id)
@@ -220,6 +224,10 @@ class RemoteStorage:
         self._call("finish_trial", trial_id=trial_id, status=TrialStatus(status).value,
                    score=plain_json(score), metrics=plain_json(metrics or {}), message=message,
                    flags=flags)
+
+    def record_trial_output(self, trial_id: int, traceback: str | None = None,
+                            log: str | None = None) -> None:
+        self._call("record_trial_output", trial_id=trial_id, traceback=traceback, log=log)
 
     def control_flags(self, run_id: int, trial_id: int | None = None) -> tuple[bool, bool]:
         stop, cancel = self._call("control_flags", trial_id=trial_id)
