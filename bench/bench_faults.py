@@ -34,7 +34,9 @@ BAD_INPUT = {
     "test_bad_input": "Specs and CSV files through the CLI",
     "test_dashboard_input": "Uploads and hostile names through the dashboard",
 }
-SECURITY = {"test_security": "Security"}
+SECURITY = {"test_security": "Security",
+            "test_relay_peers": "What a network peer sends the relay for remote workers",
+            "test_exposure": "The oracle's address and the uploads quota"}
 
 
 def run_catalogue(report: Path) -> float:

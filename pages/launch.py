@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +10,9 @@ import streamlit as st
 
 from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
 from storage import StorageError, plain_json
-from tuning import catalog, strategies
+from tuning import catalog, network, strategies
 from tuning.data import DataError
+from tuning.data.uploads import UploadError, paths_in_use, store_upload
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.runner.control import queue_race, queue_run
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
@@ -104,16 +103,10 @@ if "launch_prefill" in state:
 
 
 def save_upload(upload) -> Path:
-    """Store an uploaded CSV under a name made from its content, never the user's file name."""
-    content = upload.getvalue()
-    folder = uploads_dir(storage.path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(content).hexdigest()[:24]}.csv"
-    if not path.exists():
-        partial = path.with_suffix(".part")
-        partial.write_bytes(content)
-        os.replace(partial, path)
-    return path
+    """Store an uploaded CSV under a name made from its content, never the user's file
+    name, within the uploads quota (``tuning.data.uploads``)."""
+    return store_upload(upload.getvalue(), uploads_dir(storage.path),
+                        paths_in_use(storage.list_runs()))
 
 
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
@@ -176,7 +169,7 @@ else:
             state["csv_path"] = str(save_upload(upload))
             # Only a label for the default run name: the file itself is stored by its hash.
             state["csv_label"] = "".join(ch for ch in upload.name if ch.isprintable())[:40]
-        except OSError as exc:
+        except (OSError, UploadError) as exc:
             st.error(f"The upload could not be saved: {exc}")
     path = state.get("csv_path")
     if path:
@@ -324,8 +317,8 @@ if offers_workers(strategy_name):
         default("f_chief_host")
         left.number_input("Worker processes (KerasTuner chief/worker)", min_value=1,
                           max_value=64, step=1, key="f_workers")
-        right.text_input("Serve the oracle on", key="f_chief_host",
-                         help="127.0.0.1 keeps it on this machine")
+        right.text_input("Serve the oracle on", key="f_chief_host")
+        st.caption(network.FORM_NOTE)
 with st.expander("Failure handling"):
     for column, (option, widget) in zip(st.columns(2), FAILURE_FIELDS.items()):
         default(OPTION_KEYS[option], widget.start)

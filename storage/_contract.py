@@ -56,7 +56,9 @@ class Recorder(Protocol):
 
         A key seen before (a trial trained again after a resume or a worker's death)
         keeps its database id, and loses the epochs, score, metrics, message, flags and
-        cancel request of its earlier attempt, so nothing is ever recorded twice.
+        cancel request of its earlier attempt, so nothing is ever recorded twice. The
+        relay (a worker on another machine) refuses with ``InvalidTransitionError`` to
+        begin again a trial that has a result (completed, pruned or cancelled).
         """
         ...
 
@@ -96,6 +98,12 @@ class Recorder(Protocol):
     def heartbeat(self, run_id: int) -> None:
         """Say the run's worker is alive. Where another process beats for the run (the
         relay's chief does, for its remote workers) this does nothing."""
+        ...
+
+    def requeue_for_recycle(self, run_id: int) -> None:
+        """A worker retiring (to free memory, or after its watchdog failed a hung trial)
+        hands its running run back to the queue. Where another process owns the run (a
+        distributed run's chief, for its workers) this does nothing."""
         ...
 
     def get_trial_by_key(self, run_id: int, trial_key: str) -> Trial:
@@ -161,10 +169,6 @@ class Store(Recorder, Protocol):
 
     def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
         """Store a new name and spec for a run (an imported project read again)."""
-        ...
-
-    def requeue_for_recycle(self, run_id: int) -> None:
-        """A worker retiring to free memory hands its running run back to the queue."""
         ...
 
     def request_stop(self, run_id: int) -> Run:

@@ -35,6 +35,8 @@ from .errors import InvalidTransitionError, NotFoundError, StorageError
 
 BUSY_TIMEOUT_S = 30.0
 TRIAL_OUTPUT_LIMIT = 200_000  # characters of a trial's traceback or log that are kept
+# Trials with a result: ``begin_trial(keep_finished=True)`` never trains them again.
+_KEPT = (TrialStatus.COMPLETED.value, TrialStatus.PRUNED.value, TrialStatus.CANCELLED.value)
 
 _RUN_COLUMNS = """
     r.id, r.name, r.spec, r.status, r.created_at, r.started_at, r.finished_at, r.error,
@@ -392,14 +394,22 @@ class Storage(PageReads):
     def begin_trial(self, run_id: int, trial_key: str, number: int,
                     hyperparameters: Mapping[str, Any], *, bracket: int | None = None,
                     round: int | None = None, parent_key: str | None = None,
-                    worker: str | None = None) -> Trial:
+                    worker: str | None = None, keep_finished: bool = False) -> Trial:
         """Record that a trial starts. A trial that starts again (after a resume) loses the
-        epochs of its unfinished attempt, so nothing is ever recorded twice."""
+        epochs of its unfinished attempt, so nothing is ever recorded twice.
+
+        ``keep_finished``: refuse (``InvalidTransitionError``, nothing written) to begin
+        again a trial that has a result, completed, pruned or cancelled: the relay asks
+        this for workers on other machines."""
         now = time.time()
         with self._write() as conn:
             rev = self._next_rev(conn, run_id)
-            row = conn.execute("SELECT id FROM trials WHERE run_id = ? AND trial_key = ?",
-                               (run_id, trial_key)).fetchone()
+            row = conn.execute("SELECT id, status FROM trials WHERE run_id = ? AND "
+                               "trial_key = ?", (run_id, trial_key)).fetchone()
+            if row is not None and keep_finished and row[1] in _KEPT:
+                raise InvalidTransitionError(
+                    f"trial {trial_key} of run {run_id} is {row[1]}; a trial with a result "
+                    "is not begun again")
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO trials (run_id, trial_key, number, status, hyperparameters, "

@@ -163,7 +163,9 @@ def test_workers_start_before_the_chief_imports_tensorflow(tmp_path, monkeypatch
         procs["tuner1"].wait(timeout=30)
 
 
-def test_a_chief_host_that_is_not_this_machine_fails_the_run_with_the_fix(tmp_path):
+def test_a_chief_host_that_is_not_this_machine_fails_the_run_with_the_fix(tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("TUNING_ALLOW_REMOTE_CHIEF", "1")  # else the spec is refused first
     doc = spec(trials=2, epochs=1)
     doc["strategy"]["chief_host"] = "203.0.113.7"  # TEST-NET-3: never an address of ours
     storage, run_id, result = run_spec(tmp_path, doc)

@@ -66,3 +66,25 @@ def test_a_tool_context_shows_the_watchdog_its_trial_in_flight():
     assert current == trial_id == 41 and abs(time.monotonic() - started) < 1
     ctx.finish_trial(trial_id, TrialStatus.COMPLETED)
     assert ctx.trial_in_flight() == (None, None)
+
+
+def test_a_distributed_workers_watchdog_fails_the_trial_and_leaves_the_run_to_its_chief(
+        tmp_path):
+    """Requeueing the run from a worker would queue it under its running chief."""
+    import os
+
+    from storage import RunStatus, Storage
+    from tuning.runner.distributed import JoinedRecorder
+
+    db = Storage(tmp_path / "w.db")
+    run = db.create_run("distributed", {"strategy": {"name": "random", "workers": 2}})
+    assert db.claim_run(run.id, pid=os.getpid())
+    trial = db.begin_trial(run.id, "0", 0, {})
+    exits = []
+    dog = Watchdog(JoinedRecorder(db), run.id, 2.0, lambda: (time.monotonic() - 60, trial.id),
+                   exit=exits.append, poll_s=0.01)
+    dog.start()
+    dog.join(timeout=5)
+    assert exits == [EXIT_RECYCLE]
+    assert db.get_trial(trial.id).status is TrialStatus.FAILED
+    assert db.get_run(run.id).status is RunStatus.RUNNING

@@ -27,6 +27,7 @@ from concurrent import futures
 from typing import Any
 
 from storage import RunStatus, Storage, TrialStatus
+from tuning.network import chief_host_refusal
 from tuning.paths import PROJECT_ROOT, claim_run_folder, run_dir
 
 from .run_control import EXIT_RECYCLE
@@ -34,6 +35,24 @@ from .run_control import EXIT_RECYCLE
 MAX_RESTARTS = 3
 REMOTE_STALL_S = 900.0
 POLL_S = 0.05  # how soon the chief sees a worker end (the run's end waits on it)
+LINGER_S = 30.0  # the most the end of a run waits for remote workers to be told
+RELAY_QUIET_S = 1.0
+
+
+class JoinedRecorder:
+    """A distributed worker's store: the chief owns the run, so a worker that retires (its
+    watchdog failed a hung trial, or it ran its ``recycle_every`` trials) only leaves and
+    never hands the run back to the queue under its chief. Everything else is the
+    store's own."""
+
+    def __init__(self, storage: Any):
+        self._storage = storage
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def requeue_for_recycle(self, run_id: int) -> None:
+        """Nothing: the chief restarts a local worker that exits to recycle."""
 
 
 def free_port(host: str) -> int:
@@ -82,9 +101,14 @@ def become_chief(spec: Mapping[str, Any]) -> tuple[str, int]:
     """Pick the oracle's address and mark this process as KerasTuner's chief.
 
     Call before building the tuner: KerasTuner reads these variables when it is built.
+    ``PermissionError`` for an address other than loopback without the opt-in
+    (``tuning.network``).
     """
     strategy = spec["strategy"]
     host = strategy.get("chief_host", "127.0.0.1")
+    refusal = chief_host_refusal(host)
+    if refusal is not None:  # checked again here: the spec may predate the setting
+        raise PermissionError(f"strategy.chief_host {host!r} must {refusal}")
     port = int(strategy.get("chief_port") or free_port(host))
     os.environ.update(chief_env("chief", host, port))
     return host, port
@@ -157,6 +181,8 @@ def coordinate(storage: Storage, run_id: int, spec: Mapping[str, Any], tuner: An
             after_local()
         supervisor.join()
         _wait_for_remote_workers(storage, run_id, tuner.oracle)
+        release_remote_workers(tuner.oracle, relay, {"chief", "tuner0", *procs},
+                               stopped=storage.control_flags(run_id)[0])
     finally:
         halt.set()
         stop_workers(procs)
@@ -208,6 +234,31 @@ def _wait_for_remote_workers(storage: Storage, run_id: int, oracle: Any) -> None
                 _fail_ongoing_trial(storage, run_id, oracle, tuner_id, -1,
                                     f"no epoch from remote worker {tuner_id} for "
                                     f"{REMOTE_STALL_S:.0f} s; it is presumed gone")
+
+
+def release_remote_workers(oracle: Any, relay: Any, local: set[str], stopped: bool,
+                           linger_s: float = LINGER_S) -> None:
+    """Keep the oracle and the relay up until the workers on other machines have been
+    told the run is over, at most ``linger_s``.
+
+    A remote worker asks the oracle for its next trial after recording the last one;
+    once the oracle is gone that call waits for it (KerasTuner's client: up to an hour).
+    KerasTuner drops a tuner id from ``oracle.tuner_ids`` when it answers it STOPPED, so
+    the wait ends when no remote id is left and no remote trial is ongoing, and the relay
+    has had a quiet moment (the worker's last writes have landed). A stopped run's
+    workers leave on the stop flag instead, without asking: for them the quiet suffices.
+    """
+    deadline = time.monotonic() + linger_s
+    while time.monotonic() < deadline:
+        try:  # the oracle's gRPC thread may change them while they are copied
+            remote_ongoing = set(oracle.ongoing_trials) - local
+            remote_waiting = set(getattr(oracle, "tuner_ids", ())) - local
+        except RuntimeError:
+            continue
+        quiet = time.monotonic() - relay.last_request_at >= RELAY_QUIET_S
+        if quiet and not remote_ongoing and (stopped or not remote_waiting):
+            return
+        time.sleep(POLL_S)
 
 
 def _start_relay(storage: Storage, run_id: int, strategy: Mapping[str, Any], host: str,

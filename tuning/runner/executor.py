@@ -229,6 +229,9 @@ def execute_worker(storage: Recorder, run_id: int, tuner_id: str,
     """
     import socket
 
+    from .distributed import JoinedRecorder
+
+    storage = JoinedRecorder(storage)
     spec = plain_json(storage.get_run(run_id).spec)
     folder = folder or str(run_dir(storage.path, run_id))
     os.makedirs(folder, exist_ok=True)

@@ -83,9 +83,10 @@ def _join_remote(args: argparse.Namespace) -> int:
         return 2
     from tuning.paths import DATA_DIR
 
-    from .relay import RemoteStorage
+    from .relay import ChiefWatch, RemoteStorage
 
     storage = RemoteStorage(args.relay, args.token, args.run_id)
+    ChiefWatch(args.relay, args.token, args.run_id).start()  # a gone chief ends this worker
     root = args.workdir or str(DATA_DIR / "remote-runs")
     folder = os.path.join(root, f"run-{args.run_id}-{args.tuner_id}")
     return _join(storage, args, folder)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuning import strategies
+from tuning.network import chief_host_refusal
 
 from .checker import MAX_EPOCHS_LIMIT, MAX_TRIALS_LIMIT, Checker
 
@@ -88,6 +89,8 @@ def _check_workers(c: Checker, strategy: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(host, str) or not host or any(ch.isspace() for ch in host):
         c.fail("strategy.chief_host", "must be a host name or IP address to serve the oracle on "
                "(127.0.0.1 keeps it on this machine)", host)
+    elif (refusal := chief_host_refusal(host)) is not None:
+        c.fail("strategy.chief_host", f"must {refusal}", host)
     out["chief_host"] = host
     port = strategy.get("chief_port")
     out["chief_port"] = None if port is None else c.integer("strategy.chief_port", port, 1024,
