@@ -105,6 +105,7 @@ def server(tmp_path: Path):
 def page(browser, tmp_path: Path):
     """A browser tab; a failing test leaves a screenshot of the whole page beside its log."""
     tab = browser.new_page(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
+    tab.set_default_timeout(REACT_MS)
     yield tab
     shot = tmp_path / "last.png"
     try:
@@ -120,8 +121,8 @@ def wait_idle(page, timeout_s: float = START_TIMEOUT_S) -> None:
 
 
 def goto(page, url: str) -> None:
-    page.goto(url)
-    wait_idle(page)
+    page.goto(url, timeout=FIRST_DRAW_MS)
+    wait_idle(page, FIRST_DRAW_MS / 1000)
 
 
 def chart_count_js(prefix: str) -> str:

@@ -38,7 +38,7 @@ def test_every_download_and_the_offline_report(server, page, browser, tmp_path):
     offline = browser.new_context()
     offline.route(re.compile(r"^https?://"), lambda route: route.abort())
     tab = offline.new_page()
-    tab.goto(report.as_uri())
+    tab.goto(report.as_uri(), timeout=FIRST_DRAW_MS)
     expected = files["report.html"].count('class="plotly-graph-div"')
     assert expected >= 3
     tab.wait_for_function(

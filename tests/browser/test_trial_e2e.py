@@ -20,7 +20,7 @@ def test_a_deep_link_shows_the_failed_trial_whole(server, page):
     store.record_trial_output(failed.id, traceback=TRACE, log="building the model\n")
     goto(page, f"{url}/trial?run={run.id}&trial=07")
     page.get_by_text("Trial 07 · failed").wait_for(timeout=FIRST_DRAW_MS)
-    page.locator("[data-testid=stCode]").filter(has_text='File "model.py", line 9').wait_for()
+    page.locator("[data-testid=stCode]").filter(has_text="ValueError: odd units").wait_for()
     page.locator("[data-testid=stCode]").filter(has_text="building the model").wait_for()
     assert "0.30000000000000004" not in page.content()
     page.wait_for_function(f"({chart_count_js('learning_curves')})() >= 2",

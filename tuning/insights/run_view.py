@@ -91,7 +91,7 @@ class RunView:
             if trial.id in self.trials:
                 self.trials[trial.id] = trial
         if finished_moved:
-            self._choose(storage, run_id, changes.trials)
+            self._choose(storage, run_id, changes.trials, changes.cursor.epoch_id)
         for epoch in changes.epochs:
             if epoch.trial_id in self.trials:
                 self._epochs.setdefault(epoch.trial_id, {})[(epoch.execution, epoch.epoch)] = epoch
@@ -104,8 +104,8 @@ class RunView:
         self.cursor = storage.run_cursor(run_id)
         self.counts = storage.trial_counts(run_id)
         self.run = storage.get_run(run_id)
-        self._choose(storage, run_id, ())
-        epochs = tuple(e for by_key in self._epochs.values() for e in by_key.values())
+        self._choose(storage, run_id, (), self.cursor.epoch_id)
+        epochs = tuple(sorted(self.epochs, key=lambda e: e.id))
         return ViewUpdate(run=self.run, trials=tuple(self.trials.values()), epochs=epochs,
                           restarted=())
 
@@ -119,9 +119,11 @@ class RunView:
             rev = max(rev, trial.rev)
         return replace(self.counts, epochs_by_status=MappingProxyType(epochs), rev=rev)
 
-    def _choose(self, storage: Storage, run_id: int, changed: Iterable[Trial]) -> None:
+    def _choose(self, storage: Storage, run_id: int, changed: Iterable[Trial],
+                upto: int | None = None) -> None:
         """Draw the best trials, the running ones and the wanted ones; read the epochs of
-        any newly drawn."""
+        any newly drawn, up to epoch id ``upto`` (later ones come with the next refresh,
+        so none is handed out twice)."""
         # The leaderboard's first rows: the best completed trials, or every trial of a run
         # that has no more than ``max_curves``.
         first = storage.trial_page(run_id, self.run.direction, 0, self.max_curves)
@@ -140,6 +142,8 @@ class RunView:
         fresh = [i for i in drawn if i not in self._epochs]
         self._epochs = {i: e for i, e in self._epochs.items() if i in drawn}
         for epoch in storage.epochs_of(fresh):
+            if upto is not None and epoch.id > upto:
+                continue
             self._epochs.setdefault(epoch.trial_id, {})[(epoch.execution, epoch.epoch)] = epoch
         self.trials, self.top_ids = drawn, [t.id for t in top]
         self._frame = None
@@ -149,7 +153,7 @@ class RunView:
         keys = tuple(dict.fromkeys(keys))
         if keys != self.wanted_keys and self.run_id is not None:
             self.wanted_keys = keys
-            self._choose(storage, self.run_id, ())
+            self._choose(storage, self.run_id, (), self.cursor.epoch_id)
 
     # -- what the page draws ----------------------------------------------------------
 
