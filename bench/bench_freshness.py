@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from conftest import FIRST_DRAW_MS, app_server, goto, points_js, seed  # noqa: E402
+from e2e import FIRST_DRAW_MS, app_server, goto, points_js, seed  # noqa: E402
 
 from storage import Storage  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import FIRST_DRAW_MS, REACT_MS, chart_count_js, goto, seed, wait_idle
+from e2e import FIRST_DRAW_MS, REACT_MS, chart_count_js, goto, seed, wait_idle
 
 pytestmark = [pytest.mark.browser]
 

@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from conftest import FIRST_DRAW_MS, REACT_MS, goto, points_js, seed, wait_idle
+from e2e import FIRST_DRAW_MS, REACT_MS, goto, points_js, seed, wait_idle
 
 from storage import RunStatus
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import FIRST_DRAW_MS, REACT_MS, goto, seed
+from e2e import FIRST_DRAW_MS, REACT_MS, goto, seed
 
 pytestmark = [pytest.mark.browser]
 DOWNLOADS = {"Trials (CSV)": "trials.csv", "Best parameters + spec (JSON)": "best.json",

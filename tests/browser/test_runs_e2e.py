@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import FIRST_DRAW_MS, REACT_MS, goto, seed
+from e2e import FIRST_DRAW_MS, REACT_MS, goto, seed
 
 pytestmark = [pytest.mark.browser]
 

@@ -3,7 +3,7 @@ worker's log lines and every metric's curve drawn."""
 from __future__ import annotations
 
 import pytest
-from conftest import FIRST_DRAW_MS, chart_count_js, goto, seed
+from e2e import FIRST_DRAW_MS, chart_count_js, goto, seed
 
 from storage import TrialStatus
 
