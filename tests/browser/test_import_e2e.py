@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e import FIRST_DRAW_MS, REACT_MS, goto
+from e2e import FIRST_DRAW_MS, REACT_MS, goto, wait_idle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from kt_folders import random_project  # noqa: E402
@@ -21,6 +21,7 @@ def test_a_project_folder_is_imported_and_opened(server, page, tmp_path):
     field = page.get_by_label("Project folder")
     field.fill(str(folder))
     field.press("Enter")
+    wait_idle(page)  # the server has the folder before the button is pressed
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text(re.compile(r"Run \d+ · .*: 3 trials")).wait_for(timeout=FIRST_DRAW_MS)
     [run] = store.list_runs()

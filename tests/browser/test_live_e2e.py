@@ -71,4 +71,5 @@ def test_a_large_leaderboard_is_paged(server, page):
     field = page.get_by_label(re.compile(r"^Leaderboard page"))
     field.fill("2")
     field.press("Enter")
+    wait_idle(page)
     page.get_by_text("Trials 51 to 60 of 60, best first").wait_for(timeout=REACT_MS)
