@@ -66,12 +66,14 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path,
 
 @contextmanager
 def app_server(folder: Path, engine: bool = False) -> Iterator[tuple[str, Path, float]]:
-    """A running dashboard: (base URL, database path, seconds from start to healthy)."""
+    """A running dashboard: (base URL, database path, seconds from start to healthy).
+    ``folder`` is also where it may read data (``TUNING_DATA_DIRS``): a test's files."""
     db_path = folder / "tuning.db"
     log = folder / "streamlit.log"
     port = free_port()
     env = dict(os.environ, TUNING_DB=str(db_path), TUNING_ENGINE="1" if engine else "0",
-               TUNING_CONCURRENCY="1", KERAS_HOME=str(folder / "keras"))
+               TUNING_CONCURRENCY="1", KERAS_HOME=str(folder / "keras"),
+               TUNING_DATA_DIRS=str(folder))
     Storage(db_path).close()
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -55,7 +55,9 @@ def test_epochs_appear_then_cancel_stop_and_resume(server, page):
 
     store.finish_run(run.id, RunStatus.STOPPED)  # what the worker does next
     page.get_by_text(re.compile(r"^stopped · 5 of 12 trials")).wait_for(timeout=REACT_MS)
-    assert page.get_by_role("button", name="Stop run").is_disabled()
+    wait_idle(page)
+    stop = page.get_by_role("button", name="Stop run")
+    poll(lambda: stop.count() == 1 and stop.is_disabled(), what="Stop run disabled")
 
     goto(page, f"{url}/runs?run={run.id}")
     page.get_by_role("button", name="Resume").click()
