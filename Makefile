@@ -1,10 +1,12 @@
 # The project's commands. `make run` starts the dashboard; `make test` runs every test.
 # Both create .venv on first use and reinstall only when a requirements file changes.
+# `make install-check` builds the wheel and uses it from outside the checkout (.ci/run runs it).
 
 PYTHON ?= python3
 VENV := .venv
 PIP := $(VENV)/bin/python -m pip
 PYTEST_ARGS ?=
+DASHBOARD_ARGS ?=
 
 # Stamps are named after the requirements' content, so a changed pin (or a branch
 # switch that rewrites the file's timestamp without changing it) installs only when needed.
@@ -15,10 +17,15 @@ DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench browser venv clean-venv
+.PHONY: run test install-check bench browser venv clean-venv
 
+# The checkout's own `tuning dashboard` (e.g. DASHBOARD_ARGS="--port 8502 --db /tmp/t.db").
 run: $(RUN_STAMP)
-	$(VENV)/bin/streamlit run app.py
+	$(VENV)/bin/python -m tuning dashboard $(DASHBOARD_ARGS)
+
+# A fresh virtual environment in a temporary folder: needs python3 -m venv and PyPI (or pip's cache).
+install-check:
+	$(PYTHON) .ci/install_check.py
 
 test: $(DEV_STAMP) browser
 	$(VENV)/bin/python -m ruff check .

@@ -15,6 +15,7 @@ from tuning.formatting import fmt_number as fmt_number
 from tuning.formatting import fmt_score as fmt_score
 from tuning.formatting import fmt_time as fmt_time
 from tuning.formatting import rounded as rounded
+from tuning.insights.escaping import markdown_text
 from tuning.paths import default_db_path
 from tuning.spec import SpecError
 
@@ -59,7 +60,7 @@ def get_storage() -> Storage:
     try:
         return _open_storage(os.path.abspath(default_db_path()))
     except StorageError as exc:
-        st.error(str(exc))
+        show_error(exc)
         st.stop()
 
 
@@ -89,15 +90,16 @@ def ensure_engine() -> None:
             raise
         st.warning("The training engine is not installed yet: runs stay queued.")
     except StorageError as exc:
-        st.error(f"The training engine cannot start: {exc}")
+        st.error(f"The training engine cannot start: {markdown_text(exc)}")
 
 
 def show_error(exc: BaseException) -> None:
-    """An error as text in the page, never as a traceback."""
+    """An error as text in the page, never as a traceback, nor as Markdown: the message
+    quotes what users typed (``escaping.markdown_text``)."""
     if isinstance(exc, SpecError):
-        st.error("\n".join(f"- {p}" for p in exc.problems))
+        st.error("\n".join(f"- {markdown_text(p)}" for p in exc.problems))
     else:
-        st.error(str(exc))
+        st.error(markdown_text(exc))
 
 
 # -- formatting: one module for every surface (tuning.formatting) -----------------------
@@ -142,7 +144,7 @@ def pick_run(storage: Storage, key: str, label: str = "Run") -> Run | None:
     by_id = {r.id: r for r in runs}
     wanted, problem = _query_run_id()
     if problem:
-        st.error(problem)
+        st.error(markdown_text(problem))
     elif wanted is not None and wanted not in by_id:
         st.error(f"run {wanted} does not exist")
         problem = "missing"

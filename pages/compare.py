@@ -26,6 +26,7 @@ from tuning.insights.charts import (
     parallel_coordinates,
     slice_plots,
 )
+from tuning.insights.escaping import markdown_text
 
 storage = get_storage()
 state = st.session_state
@@ -47,7 +48,8 @@ def wanted_ids(known: set[int]) -> list[int]:
         else:
             missing.append(part)
     for part in missing:
-        st.error(f"run {part} does not exist" if part.isdigit() else f"{part!r} is not a run id")
+        st.error(f"run {part} does not exist" if part.isdigit()
+                 else f"{markdown_text(repr(part))} is not a run id")
     return list(dict.fromkeys(ids))
 
 
@@ -93,7 +95,8 @@ labels = {r.id: f"#{r.id} {r.name}" for r in selected}
 directions = {r.direction for r in selected}
 metrics = {str(r.spec.get("objective", {}).get("metric")) for r in selected}
 if len(metrics) > 1:
-    st.warning("These runs optimise different metrics (" + ", ".join(sorted(metrics))
+    st.warning("These runs optimise different metrics (" + ", ".join(
+        markdown_text(m) for m in sorted(metrics))
                + "): their scores are not comparable.")
 direction = selected[0].direction if len(directions) == 1 else "max"
 
@@ -139,7 +142,7 @@ if pooled and same_space:
                     key="compare_parallel_pooled")
     st.plotly_chart(slice_plots(frame, spaces[chosen[0]]), key="compare_slices_pooled")
 else:
-    for tab, r in zip(st.tabs([labels[r.id] for r in selected]), selected):
+    for tab, r in zip(st.tabs([markdown_text(labels[r.id]) for r in selected]), selected):
         frame = trials_frame(sampled[r.id])
         tab.plotly_chart(parallel_coordinates(frame, spaces[r.id], direction=r.direction),
                          key=f"compare_parallel_{r.id}")
@@ -150,7 +153,7 @@ st.caption("How much each hyperparameter explains the score in the trials seen (
            "forest's impurity decrease, as in Optuna); noisy with few trials.")
 for column, r in zip(st.columns(min(len(selected), 3)) * len(selected), selected):
     revision = (counts[r.id].rev, tuple(counts[r.id].by_status.items()))
-    column.caption(labels[r.id])
+    column.caption(markdown_text(labels[r.id]))
     column.plotly_chart(importance_chart(importance(storage.path, r.id, revision,
                                                                spaces[r.id], r.direction)),
                         key=f"compare_importance_{r.id}")

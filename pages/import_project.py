@@ -6,6 +6,7 @@ import streamlit as st
 from pages._common import LIVE_PAGE, fmt_score, get_storage, show_error
 from storage import StorageError
 from tuning.ingest.importer import ProjectImportError, import_project
+from tuning.insights.escaping import markdown_text
 
 storage = get_storage()
 state = st.session_state
@@ -51,11 +52,11 @@ elif outcome:
         show_error(exc)
     else:
         objective = run.spec.get("objective", {})
-        st.success(f"Run {run.id} · {run.name}: {run.trials_done} trials, "
+        st.success(f"Run {run.id} · {markdown_text(run.name)}: {run.trials_done} trials, "
                    f"{run.strategy} search, best {objective.get('metric')} "
                    f"({objective.get('direction')}) {fmt_score(run.best_score)}.")
         if run.error:
-            st.warning(run.error)
+            st.warning(markdown_text(run.error))
         if st.button("Open live view", key="import_open"):
             st.switch_page(LIVE_PAGE, query_params={"run": str(run.id)})
 

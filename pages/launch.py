@@ -13,6 +13,7 @@ from storage import StorageError, plain_json
 from tuning import catalog, network, strategies
 from tuning.data import DataError
 from tuning.data.uploads import UploadError, paths_in_use, store_upload
+from tuning.insights.escaping import markdown_text
 from tuning.paths import PROJECT_ROOT, uploads_dir
 from tuning.runner.control import queue_race, queue_run
 from tuning.runner.training import SCHEDULE_LABELS, SCHEDULES
@@ -109,8 +110,9 @@ def save_upload(upload) -> Path:
                         paths_in_use(storage.list_runs()))
 
 
-@st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
 def inspect(path: str, target: str | None, task: str):
+    # inspect_csv remembers its answers by the file's path, size and mtime, so neither this
+    # preview nor the validator's own read parses the file again on a rerun.
     from tuning.data import inspect_csv
 
     return inspect_csv(path, target=target, task=task)
@@ -170,16 +172,16 @@ else:
             # Only a label for the default run name: the file itself is stored by its hash.
             state["csv_label"] = "".join(ch for ch in upload.name if ch.isprintable())[:40]
         except (OSError, UploadError) as exc:
-            st.error(f"The upload could not be saved: {exc}")
+            st.error(f"The upload could not be saved: {markdown_text(exc)}")
     path = state.get("csv_path")
     if path:
-        st.caption(f"Stored as `{Path(path).name}`")
+        st.caption(f"Stored as {markdown_text(Path(path).name)}")
         default("f_task")
         try:
             columns = [c.name for c in inspect(path, None, "auto").columns]
         except (DataError, OSError) as exc:
             columns = []
-            st.error(str(exc))
+            st.error(markdown_text(exc))
         if columns:
             keep_valid("f_target", [columns[-1]] + columns)
             left, right = st.columns(2)
@@ -190,14 +192,14 @@ else:
                 summary = inspect(path, csv_target, state["f_task"])
             except (DataError, OSError) as exc:
                 summary = None
-                st.error(str(exc))
+                st.error(markdown_text(exc))
         if columns and summary is not None:
             if summary.task in ("classification", "regression"):
                 task = summary.task
             st.caption(f"{summary.rows} rows · {len(columns)} columns · task: {summary.task}"
                        + (f" · {summary.n_classes} classes" if summary.n_classes else ""))
             for warning in summary.warnings:
-                st.warning(warning)
+                st.warning(markdown_text(warning))
             preview, types = st.columns([3, 2])
             preview.dataframe(summary.preview, height=240)
             types.dataframe(
@@ -397,7 +399,9 @@ if problems:
         grouped.setdefault(section, []).append(problem)
     for section, items in grouped.items():
         with sections[section]:
-            st.error("\n".join(f"- `{p.field}` {p.message}" for p in items))
+            # The field in a code span shows as typed, once a backtick cannot close it.
+            st.error("\n".join(f"- `{p.field.replace('`', chr(39))}` {markdown_text(p.message)}"
+                                for p in items))
 
 # -- what will be queued ---------------------------------------------------------------
 st.divider()

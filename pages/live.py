@@ -32,6 +32,7 @@ from tuning.insights.analysis import (
     progress_of,
 )
 from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
+from tuning.insights.escaping import markdown_text
 from tuning.insights.run_view import RunView, leaderboard_page_frame
 from tuning.insights.stages import pruning_summary_of, sequential_stages
 from tuning.insights.tool_charts import (
@@ -113,7 +114,7 @@ running = [t.trial_key for t in view.running()]
 
 flash = state.pop("live_flash", None)
 if flash:
-    (st.error if flash[0] == "error" else st.success)(flash[1])
+    (st.error if flash[0] == "error" else st.success)(markdown_text(flash[1]))
 metrics = metric_names(view.epochs) or fallback_metrics(run)
 objective = str(run.spec.get("objective", {}).get("metric", "")).removeprefix("val_")
 controls = st.columns([2, 1, 2, 1, 1], vertical_alignment="bottom")
@@ -155,7 +156,7 @@ def live_panel(run_id: int) -> None:
         f"{p.failed:,} failed · {p.epochs_done:,} epochs · elapsed {fmt_duration(p.elapsed_s)}"
         + (f" · ETA {fmt_duration(p.eta_s)}" if active and p.eta_s is not None else "")))
     if run.error:
-        (st.error if run.status.value == "failed" else st.warning)(run.error)
+        (st.error if run.status.value == "failed" else st.warning)(markdown_text(run.error))
     if run.stop_requested and active:
         st.info("Stop requested: the run ends after the epoch in flight.")
 
@@ -266,8 +267,9 @@ def lora_panel(run, trials, view) -> None:
     st.plotly_chart(lora_chart(trials), key="live_lora")
     for trial in trials:
         if trial.metrics.get("sample"):
-            st.caption(f"trial {trial.trial_key} (rank {trial.hyperparameters.get('rank')}): "
-                       f"{trial.metrics['sample']}")
+            st.caption(markdown_text(f"trial {trial.trial_key} (rank "
+                                     f"{trial.hyperparameters.get('rank')}): "
+                                     f"{trial.metrics['sample']}"))
 
 
 # What each tool's panel (``Strategy.panel``) adds to the live view.

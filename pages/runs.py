@@ -10,6 +10,7 @@ import streamlit as st
 from pages._common import LIVE_PAGE, fmt_duration, fmt_score, get_storage, pick_run, show_error
 from storage import RunStatus, StorageError
 from tuning import strategies
+from tuning.insights.escaping import markdown_text
 from tuning.runner.control import delete_run, resume_run, stop_run
 
 storage = get_storage()
@@ -52,7 +53,7 @@ def runs_table(statuses: list[str], strategies: list[str]) -> pd.DataFrame | Non
 st.title("Runs")
 flash = state.pop("runs_flash", None)
 if flash:
-    (st.error if flash[0] == "error" else st.success)(flash[1])
+    (st.error if flash[0] == "error" else st.success)(markdown_text(flash[1]))
 left, right = st.columns(2)
 status_filter = left.multiselect("Status", [s.value for s in RunStatus], key="runs_status")
 strategy_filter = right.multiselect("Strategy", strategies.names(), key="runs_strategy")
@@ -93,7 +94,8 @@ st.subheader("Act on a run")
 run = pick_run(storage, key="runs_run")
 if run is not None:
     st.caption(f"{run.status.value} · {run.trials_done} trials done · best "
-               f"{fmt_score(run.best_score)}" + (f" · {run.error}" if run.error else ""))
+               f"{fmt_score(run.best_score)}" + (f" · {markdown_text(run.error)}" if run.error
+                                                 else ""))
     open_col, stop_col, resume_col, delete_col = st.columns(4)
     if open_col.button("Open live view", key="runs_open", width="stretch"):
         st.switch_page(LIVE_PAGE, query_params={"run": str(run.id)})
@@ -104,7 +106,7 @@ if run is not None:
     if delete_col.button("Delete…", key="runs_delete", width="stretch"):
         state["confirm_delete"] = run.id
     if state.get("confirm_delete") == run.id:
-        st.warning(f"Delete run {run.id} ({run.name}) with its trials, epochs and files? "
+        st.warning(f"Delete run {run.id} ({markdown_text(run.name)}) with its trials, epochs and files? "
                    "This cannot be undone.")
         yes, no = st.columns(2)
         yes.button("Yes, delete it", key="runs_delete_yes", type="primary", on_click=act,

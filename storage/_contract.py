@@ -15,7 +15,7 @@ Promises that hold for every call of both:
 - Thread-safe: one object may be shared by threads (a worker's main thread, its
   heartbeat and its watchdog do so), with no locking by the caller.
 - Every write is committed before the call returns: a reader in another thread or
-  process sees it at once.
+  process sees it at once (inside ``Store.transaction()``: when the block ends).
 - Every record returned (``Run``, ``Trial``, ``Epoch``, ``RunChanges``) is a frozen
   dataclass whose mappings are read-only and whose sequences are tuples. It is a
   snapshot: later writes never change a record already returned; read again to see them.
@@ -26,7 +26,8 @@ Promises that hold for every call of both:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
@@ -167,6 +168,13 @@ class Store(Recorder, Protocol):
         its spec (a watched script); False when another process holds it running."""
         ...
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """A context in which every call of this thread is one write transaction: all of
+        it lands when the block ends, nothing of it when the block raises (an import that
+        fails half-way leaves no trace). Other writers wait until the block ends; blocks
+        nest (an inner one joins the outer)."""
+        ...
+
     def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
         """Store a new name and spec for a run (an imported project read again)."""
         ...
@@ -187,6 +195,12 @@ class Store(Recorder, Protocol):
         ...
 
     # -- trials and epochs -------------------------------------------------------------
+
+    def record_epochs(self, trial_id: int,
+                      rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
+        """``record_epoch`` for each ``(execution, epoch, metrics)`` row, in one write (an
+        imported trial's saved epochs)."""
+        ...
 
     def request_cancel(self, run_id: int, trial_key: str) -> Trial:
         """Ask a running trial's worker to cancel it at the next epoch boundary;

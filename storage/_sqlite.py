@@ -6,7 +6,8 @@
   one writer and many readers work at once, and a busy timeout absorbs short
   write contention.
 - Every write is its own short transaction and is committed before the method
-  returns, so a reader in another process sees it at once.
+  returns, so a reader in another process sees it at once; inside ``transaction()``
+  a thread's writes are one transaction, committed when its block ends.
 - Every value returned is a frozen dataclass (see ``_models``); JSON columns
   come back as read-only mappings.
 - Cursors (``Cursor``) only grow: ``changes_since`` returns rows written after
@@ -20,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
@@ -178,9 +179,27 @@ class Storage(PageReads):
             self._local.conn = None
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every call this thread makes inside the block is one write transaction: all of
+        it is committed when the block ends, none of it if the block raises. Other
+        writers wait (up to the busy timeout) until then; a nested block joins the outer."""
+        if getattr(self._local, "in_transaction", False):
+            yield
+            return
+        with self._write():
+            self._local.in_transaction = True
+            try:
+                yield
+            finally:
+                self._local.in_transaction = False
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, taken eagerly so writers queue instead of deadlocking."""
         conn = self._conn()
+        if getattr(self._local, "in_transaction", False):
+            yield conn  # part of the caller's transaction(): it commits or rolls back
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -196,6 +215,9 @@ class Storage(PageReads):
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction, so several SELECTs see one snapshot."""
         conn = self._conn()
+        if getattr(self._local, "in_transaction", False):
+            yield conn  # the caller's transaction() already holds one snapshot
+            return
         conn.execute("BEGIN")
         try:
             yield conn
@@ -445,6 +467,24 @@ class Storage(PageReads):
                 "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, trial_id, int(execution), int(epoch), json.dumps(clean), now))
+            conn.execute(
+                "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
+                "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))
+
+    def record_epochs(self, trial_id: int,
+                      rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
+        """``record_epoch`` for many ``(execution, epoch, metrics)`` rows in one write."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT run_id FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            run_id = int(row[0])
+            conn.executemany(
+                "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, trial_id, int(execution), int(epoch),
+                  json.dumps(_clean_metrics(metrics)), now) for execution, epoch, metrics in rows])
             conn.execute(
                 "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
                 "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))

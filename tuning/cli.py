@@ -8,6 +8,9 @@
     python -m tuning show RUN_ID
     python -m tuning export RUN_ID --format json|csv [-o FILE]
     python -m tuning import DIR [--name NAME]   # a KerasTuner project folder
+    python -m tuning dashboard [--db PATH] [--host 127.0.0.1] [--port 8501]
+
+Installed, ``tuning`` is the same command.
 
 ``--db PATH`` or ``TUNING_DB`` picks the database. A bad spec exits with status 2.
 """
@@ -34,7 +37,8 @@ from storage import (
 from tuning.formatting import fmt_score, rounded
 from tuning.runner.engine import Engine
 
-from .paths import default_db_path
+from . import dashboard
+from .paths import PROJECT_ROOT, default_db_path
 from .runner import control
 from .spec import SpecError, load_spec_file
 
@@ -52,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "dashboard":
+            return dashboard.start(args)
         storage = Storage(args.db or default_db_path())
         return args.handler(storage, args)
     except SpecError as exc:
@@ -66,9 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tuning",
-                                     description="Launch, watch and export tuning runs.")
-    parser.add_argument("--db", help="database file (default: $TUNING_DB or data/tuning.db)")
+    # The installed console command is `tuning`; both run this same parser.
+    prog = "tuning" if os.path.basename(sys.argv[0]) in ("tuning", "tuning.exe") else "python -m tuning"
+    parser = argparse.ArgumentParser(prog=prog,
+                                     description="Launch, watch and export tuning runs.",
+                                     epilog=f"Example specs: {PROJECT_ROOT / 'examples'}")
+    parser.add_argument("--db", help="database file (default: $TUNING_DB, else tuning.db in the "
+                                     "data folder: a checkout's data/, an installed copy's "
+                                     "per-user folder)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a spec and print every problem")
     p.add_argument("spec")
@@ -108,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("directory", help="the folder holding oracle.json: <directory>/<project_name>")
     p.add_argument("--name", help="the run's name (default: the folder's name)")
     p.set_defaults(handler=_import)
+    dashboard.add_parser(sub)
     return parser
 
 

@@ -91,6 +91,24 @@ def _symlink_out(uploads: Path) -> str:
     return str(link)
 
 
+def _tool(example: str, **strategy: Any) -> Callable[[Path], dict]:
+    """A shipped example spec (``examples/``) with strategy fields replaced."""
+    def build(_: Path) -> dict:
+        doc = json.loads((Path(__file__).resolve().parents[2] / "examples" / example).read_text())
+        doc["strategy"].update(strategy)
+        return doc
+    return build
+
+
+def _keras_link_out(uploads: Path) -> str:
+    target = uploads.parent / "elsewhere" / "model.keras"
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(b"not a model")
+    link = uploads / "model.keras"
+    link.symlink_to(target)
+    return str(link)
+
+
 def _frame(rows: int = 40, **columns) -> Callable[[], pd.DataFrame]:
     def make() -> pd.DataFrame:
         rng = np.random.default_rng(0)
@@ -113,6 +131,13 @@ def _huge_grid(_: Path) -> dict:
                            "degree": {"type": "int", "min": 1, "max": 1000}}
     doc["strategy"] = {"name": "grid"}
     return doc
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 ONE_ROW_CLASS = ["p", "q"] * 19 + ["p", "r"]
@@ -209,6 +234,42 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str, tuple[str, ...]]] = [
      (f"more than the {MAX_GRID_COMBINATIONS} allowed", "use larger steps")),
     ("grid-float-without-step", "space", _with(MLP, "strategy", {"name": "grid"}),
      "search_space.learning_rate.step", ("is required for grid search", "add a step")),
+    # -- numbers and text at the edges: answered with a field message, never an exception
+    ("seed-beyond-a-float", "edge", _with(SK, "seed", 10**400), "seed",
+     ("must be between 0 and 2147483647", "about 401 digits")),
+    ("max-trials-beyond-a-float", "edge", _with(SK, "strategy.max_trials", 10**400),
+     "strategy.max_trials", ("must be between 1 and 100000",)),
+    ("max-rows-beyond-a-float", "edge", _with(SK, "data.max_rows", 10**400), "data.max_rows",
+     ("must be between 10 and", "2**53")),
+    ("range-max-beyond-a-float", "edge", _with(SK, "search_space.n_neighbors.max", 10**400),
+     "search_space.n_neighbors.max", ("no larger than", "2**53")),
+    ("choice-value-beyond-a-float", "edge", _with(SK, "search_space.n_neighbors",
+                                                  {"type": "choice", "values": [3, 10**400]}),
+     "search_space.n_neighbors.values", ("must be finite numbers", "2**53")),
+    ("time-limit-beyond-a-float", "edge", _with(SK, "time_limit_s", 10**400), "time_limit_s",
+     ("must be a number no larger than",)),
+    ("spec-5000-digit-integer", "edge", _raw('{"seed": ' + "7" * 5000 + "}"), "spec",
+     ("must not hold integers of more than 1000 digits", "5000")),
+    ("spec-nested-100000-deep", "edge", _raw('{"description": ' + "[" * 100_000
+                                             + "]" * 100_000 + "}"), "spec",
+     ("must not nest objects or lists more than 32 levels deep",)),
+    ("spec-nested-40-deep", "edge", lambda u: {**SK, "description": _nested(40)},
+     "description", ("must not nest objects or lists more than 32 levels deep",)),
+    ("spec-nan", "edge", _raw('{"name": "x", "seed": NaN}'), "spec",
+     ("NaN is not a JSON number",)),
+    ("name-lone-surrogate", "edge", _with(SK, "name", "run \ud800 one"), "name",
+     ("must be valid Unicode text", "lone surrogate")),
+    ("choice-lone-surrogate", "edge", _with(SK, "search_space.weights",
+                                            {"type": "choice", "values": ["uniform", "\udc00"]}),
+     "search_space.weights.values[1]", ("must be valid Unicode text",)),
+    ("hp-name-lone-surrogate", "edge", _with(SK, "search_space.\ud83d", {"type": "bool"}),
+     "search_space.\\ud83d", ("must be a name of valid Unicode text",)),
+    ("description-not-text", "edge", _with(SK, "description", {"a": 1}), "description",
+     ("must be a string",)),
+    ("grid-of-a-trillion-steps", "edge", lambda u: {
+        **_huge_grid(u), "search_space": {"C": {"type": "float", "min": 0.0, "max": 1.0,
+                                                "step": 1e-12}}}, "search_space",
+     ("more than the 10000 allowed",)),
     # -- CSV files
     ("csv-empty", "csv", _csv(b""), "data.path", ("is empty (0 bytes)", "give a CSV file")),
     ("csv-binary", "csv", _csv(b"PK\x03\x04\x00\x00binary\x00zip"), "data.path",
@@ -238,6 +299,15 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str, tuple[str, ...]]] = [
     ("csv-regression-on-text", "csv", lambda u: {**_csv(_frame())(u), "data": {
         **_csv(_frame())(u)["data"], "task": "regression"}}, "data.task",
      ("is not numeric", "set data.task to classification")),
+    ("csv-header-over-64kb", "csv", _csv(",".join(f"column_{i:05d}_" + "x" * 60
+                                                  for i in range(1200)) + ",y\n"
+                                         + ("1," * 1200 + "p\n") * 20), "data.path",
+     ("has a header row longer than 64 KB",)),
+    ("csv-too-many-columns", "csv", _csv(",".join(f"c{i}" for i in range(2001)) + ",y\n"
+                                         + ("1," * 2001 + "p\n") * 12), "data.path",
+     ("has 2002 columns; the limit is 2000",)),
+    ("csv-too-many-rows", "csv", _csv("a,y\n" + "1,p\n2,q\n" * 500_001), "data.path",
+     ("has more than 1000000 data rows", "sample it down")),
     # -- paths that try to leave the project's data folders
     ("path-parent-escape", "path", _path("../../etc/passwd"), "data.path",
      ("must be a file inside", "upload the file")),
@@ -250,6 +320,21 @@ CASES: list[tuple[str, str, Callable[[Path], Any], str, tuple[str, ...]]] = [
     ("path-nul-byte", "path", _path("data\x00.csv"), "data.path",
      ("without control characters",)),
     ("path-a-folder", "path", _path(lambda u: str(u)), "data.path", ("is a folder",)),
+    ("path-relative-escape-from-project", "path", _path("../outside.csv"), "data.path",
+     ("must be a file inside", "a relative path is taken from")),
+    ("lora-corpus-system-file", "path", _tool("tiny_gemma_lora.json", corpus="/etc/passwd"),
+     "strategy.corpus", ("must be a file inside", "TUNING_DATA_DIRS")),
+    ("lora-corpus-parent-escape", "path", _tool("tiny_gemma_lora.json",
+                                                corpus="examples/../../../etc/hostname"),
+     "strategy.corpus", ("must be a file inside",)),
+    ("lora-preset-outside", "path", _tool("tiny_gemma_lora.json", preset_path="/etc"),
+     "strategy.preset_path", ("must be a file inside",)),
+    ("transfer-source-outside", "path", _tool("digits_transfer_learning.json",
+                                              source={"path": "/tmp/../etc/model.keras"}),
+     "strategy.source.path", ("must be a file inside",)),
+    ("transfer-source-symlink-out", "path", lambda u: _tool(
+        "digits_transfer_learning.json", source={"path": _keras_link_out(u)})(u),
+     "strategy.source.path", ("must be a file inside",)),
     ("path-missing-file", "path", _path(lambda u: str(u / "gone.csv")), "data.path",
      ("does not exist", "upload the file again")),
 ]
@@ -305,7 +390,8 @@ def test_bad_input_is_refused_naming_the_field_and_the_fix(world, tmp_path, caps
 def test_the_catalogue_is_broad():
     ids = [c[0] for c in CASES]
     assert len(ids) == len(set(ids)) and len(ids) >= 40
-    assert {c[1] for c in CASES} == {"spec", "range", "type", "unknown", "space", "csv", "path"}
+    assert {c[1] for c in CASES} == {"spec", "range", "type", "unknown", "space", "csv", "path",
+                                     "edge"}
 
 
 @pytest.mark.slow

@@ -127,9 +127,68 @@ def test_a_run_named_with_html_and_script_is_kept_as_text_on_every_page(db):
         shown = _assert_shown_as_text_only(at, page)
         if page in ("pages/runs.py", "pages/live.py", "pages/reports.py"):
             assert "script" in shown, f"{page} does not show the run's name at all"
-    # The Markdown summary on the reports page escapes the markup as entities.
-    markdown = "\n".join(m.value for m in at.markdown)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown and "<script>" not in markdown
+    # The Markdown summary on the reports page shows the markup as text.
+    rendered = _render("\n".join(m.value for m in at.markdown))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered and "<script>" not in rendered
+
+
+def _render(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+MD_HOSTILE = ("![px](http://evil.example/p.png) [click](http://evil.example) <b>b</b> "
+              ":red[alarm] **loud**")
+MARKDOWN_ELEMENTS = ("markdown", "error", "warning", "info", "success", "caption", "title",
+                     "subheader", "header", "exception")
+
+
+def _markdown_bodies(at: AppTest) -> list[str]:
+    bodies = []
+    for leaf in _leaves(at._tree):
+        proto = getattr(leaf, "proto", None)
+        if leaf.type in MARKDOWN_ELEMENTS or getattr(proto, "element_type", None):
+            body = getattr(proto, "body", None)
+            if isinstance(body, str) and body:
+                bodies.append(body)
+        label = getattr(proto, "label", None)
+        if leaf.type == "tab" and isinstance(label, str):
+            bodies.append(label)
+    return bodies
+
+
+def test_markdown_from_users_and_urls_renders_as_text_on_every_page(db):
+    spec = validate_spec({"name": MD_HOSTILE, "data": {"source": "sklearn", "name": "iris"},
+                          "model": {"family": "svm"},
+                          "search_space": {"kernel": {"type": "choice",
+                                                      "values": [MD_HOSTILE, "rbf"]}},
+                          "strategy": {"name": "random", "max_trials": 2}})
+    runs = [db.create_run(MD_HOSTILE, spec) for _ in range(2)]
+    for run in runs:
+        assert db.claim_run(run.id, pid=1)
+        trial = db.begin_trial(run.id, "0", 0, {"kernel": MD_HOSTILE})
+        db.finish_trial(trial.id, TrialStatus.FAILED, message=f"ValueError: {MD_HOSTILE}")
+        db.finish_run(run.id, RunStatus.FAILED, error=f"failed: {MD_HOSTILE}")
+    ids = f"{runs[0].id},{runs[1].id}"
+    for page, query in [("pages/runs.py", {"run": str(runs[0].id)}),
+                        ("pages/live.py", {"run": str(runs[0].id)}),
+                        ("pages/reports.py", {"run": str(runs[0].id)}),
+                        ("pages/compare.py", {"runs": ids}),
+                        ("pages/live.py", {"run": "![q](http://evil.example/q.png)"}),
+                        ("pages/compare.py", {"runs": f"{ids},[x](http://evil.example)"})]:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        bodies = _markdown_bodies(at)
+        assert any("evil.example" in b for b in bodies), (page, query, bodies)
+        for body in bodies:
+            html = _render(body)
+            assert not any(tag in html for tag in ("<a ", "<img", "<b>", "<strong>loud")), (
+                page, query, body, html)
+            assert ":red[" not in body, (page, body)  # Streamlit's colour directive
 
 
 def test_a_spec_loaded_back_into_the_form_keeps_its_hostile_name_as_text(db):

@@ -306,7 +306,9 @@ def test_reports_keep_what_users_typed_as_text(tmp_path):
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
     assert page.count("<script") == page.count("</script>")  # only Plotly's own scripts
-    summary = markdown_summary(run, trials)
+    from markdown_it import MarkdownIt
+
+    summary = MarkdownIt("commonmark").enable("table").render(markdown_summary(run, trials))
     assert "<script>" not in summary and "&lt;script&gt;" in summary
     script = rebuild_script(run, trials)
     tree = ast.parse(script)  # the payload cannot break out of its string literal
@@ -370,3 +372,35 @@ def test_the_server_refuses_an_upload_over_the_cap(tmp_path, browser):
         page.close()
     finally:
         dashboard.close()
+
+
+def test_every_file_a_spec_names_is_checked_again_where_it_is_read(tmp_path, monkeypatch):
+    """A spec stored under looser settings (TUNING_DATA_DIRS since removed) cannot make a
+    worker read outside the data folders: the reader applies the rule itself."""
+    from tuning.data import DataError, load_dataset
+    from tuning.paths import PROJECT_ROOT, PathRefused, checked_spec_path, resolve_spec_path
+    from tuning.strategies import lora
+
+    monkeypatch.setenv("TUNING_DB", str(tmp_path / "t.db"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "d.csv").write_text("a,y\n" + "1,p\n2,q\n" * 10)
+    monkeypatch.setenv("TUNING_DATA_DIRS", str(mine))
+    spec = validate_spec({"name": "x", "data": {"source": "csv", "path": str(mine / "d.csv"),
+                                                "target": "y"},
+                          "model": {"family": "knn"},
+                          "search_space": {"n_neighbors": {"type": "int", "min": 1, "max": 3}},
+                          "strategy": {"name": "random", "max_trials": 2}})
+    assert load_dataset(spec["data"], seed=1).n_classes == 2
+    monkeypatch.delenv("TUNING_DATA_DIRS")
+    with pytest.raises(DataError, match="data.path must be a file inside"):
+        load_dataset(spec["data"], seed=1)
+    with pytest.raises(PathRefused, match="strategy.corpus must be a file inside"):
+        lora._read_corpus("/etc/passwd")
+    with pytest.raises(PathRefused, match="strategy.source.path must be a file inside"):
+        checked_spec_path("../../etc/model.keras", "strategy.source.path")
+    # A relative path means the same file wherever the command was started.
+    monkeypatch.chdir(tmp_path)
+    assert resolve_spec_path("examples/data/corpus.txt") == \
+        (PROJECT_ROOT / "examples" / "data" / "corpus.txt").resolve()
+    assert lora._read_corpus("examples/data/corpus.txt")

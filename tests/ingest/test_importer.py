@@ -118,9 +118,10 @@ def test_grid_search_and_bayesian_folders_name_their_strategy(storage: Storage, 
 
 @pytest.mark.parametrize("damage, expected", [
     ("corrupt_trial", ["trial_1/trial.json is not valid JSON", "delete its folder trial_1"]),
-    ("trial_fields", ["trial_0/trial.json lacks or garbles status", "restore it"]),
+    ("trial_fields", ["trial_0/trial.json: status must be one of COMPLETED", "restore it"]),
     ("corrupt_oracle", ["oracle.json is not valid JSON", "run the search again"]),
-    ("oracle_fields", ["oracle.json has no hyperparameters.space", "not written by KerasTuner"]),
+    ("oracle_fields", ["oracle.json: hyperparameters must be an object; got null",
+                       "not written by KerasTuner"]),
     ("no_oracle", ["not a KerasTuner project: it has no oracle.json", "<project_name>"]),
     ("random_folder", ["not a KerasTuner project", "trial_* folders"]),
     ("parent_folder", ["its subfolder(s) p do: pass one of them"]),
@@ -169,7 +170,8 @@ def test_every_damaged_file_is_listed_at_once(tmp_path: Path):
     with pytest.raises(ProjectImportError) as info:
         read_project(folder)
     assert len(info.value.problems) == 2
-    assert "trial_0/trial.json must hold a JSON object; got list" in str(info.value)
+    assert "trial_0/trial.json: the document must be a JSON object (KerasTuner's trial " \
+        "state); got []" in str(info.value)
 
 
 def test_cli_import_prints_the_run_and_exits_2_on_a_bad_folder(tmp_path: Path, capsys):
@@ -298,3 +300,48 @@ def test_hyperband_settings_no_search_could_run_plan_no_trial_count(settings):
         assert planned is None if settings not in ({"factor": "3"}, {"factor": 2.5}) else planned > 0
     finally:
         signal.alarm(0)
+
+
+def test_every_layout_kerastuner_writes_passes_the_checks(storage: Storage, tmp_path: Path):
+    """The checks refuse what KerasTuner cannot write, never what it does: every class with
+    conditions, log steps, reverse_log, booleans, a diverged (NaN) epoch, a failed trial's
+    null score, an empty parent id, a traceback holding what UTF-8 cannot."""
+    space = [
+        {"class_name": "Int", "config": {"name": "filters", "default": None, "conditions": [],
+                                         "min_value": 8, "max_value": 64, "step": 2,
+                                         "sampling": "log"}},
+        {"class_name": "Float", "config": {"name": "decay", "default": None, "conditions": [],
+                                           "min_value": 0.5, "max_value": 0.999, "step": None,
+                                           "sampling": "reverse_log"}},
+        {"class_name": "Choice", "config": {"name": "bn", "default": True, "conditions": [],
+                                            "values": [True, False], "ordered": False}},
+        {"class_name": "Boolean", "config": {"name": "residual", "default": False,
+                                             "conditions": []}},
+        {"class_name": "Fixed", "config": {"name": "optimizer", "value": "adam",
+                                           "conditions": []}},
+        {"class_name": "Int", "config": {"name": "units_1", "default": 16, "min_value": 16,
+                                         "max_value": 32, "step": 16, "sampling": "linear",
+                                         "conditions": [{"class_name": "Parent", "config": {
+                                             "name": "filters", "values": [16, 32]}}]}},
+    ]
+    values = {"filters": 16, "decay": 0.9, "bn": True, "residual": False, "optimizer": "adam",
+              "units_1": 16, "tuner/trial_id": ""}
+    diverged = keras_metrics(0.7)
+    diverged["metrics"]["val_loss"]["observations"].append({"value": [float("nan")], "step": 3})
+    trials = [dict(trial("00", values, 0.7, metrics_config=diverged),
+                   hyperparameters={"space": space, "values": values}),
+              dict(trial("01", values, None, status="FAILED",
+                         message="Traceback\nValueError: bad \udcff byte"),
+                   hyperparameters={"space": space, "values": values})]
+    folder = write_project(tmp_path / "layouts", trials)
+    oracle = json.loads((folder / "oracle.json").read_text())
+    oracle["hyperparameters"]["space"] = space
+    (folder / "oracle.json").write_text(json.dumps(oracle))
+    run = import_project(storage, folder)
+    assert run.trials_done == 2 and run.best_score == pytest.approx(0.7)
+    assert run.spec["search_space"]["units_1"]["conditions"][0]["config"]["name"] == "filters"
+    assert run.spec["search_space"]["filters"]["step"] == 2
+    failed = storage.get_trial_by_key(run.id, "01")
+    assert failed.message == "ValueError: bad \ufffd byte" and failed.parent_key is None
+    epochs = storage.list_epochs(run.id, storage.get_trial_by_key(run.id, "00").id)
+    assert [e.epoch for e in epochs] == [1]  # the NaN epoch is left out

@@ -230,3 +230,69 @@ def test_best_model_path_finds_the_saved_model(storage):
     assert reports.best_model_path(storage.path, run.id) == folder / "best_model.joblib"
     (folder / "best_model.keras").write_bytes(b"x")
     assert reports.best_model_path(storage.path, run.id) == folder / "best_model.keras"
+
+
+HOSTILE_NAME = "<a href='http://evil.example'>r</a> ![p](http://evil.example/p.png) %{evil}"
+FORMULAS = ["=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0", "<a href='http://evil.example'>k</a>"]
+
+
+def hostile_run(store: Storage):
+    spec = validate_spec({
+        "name": HOSTILE_NAME, "data": {"source": "sklearn", "name": "iris"},
+        "model": {"family": "svm"},
+        "search_space": {"C": {"type": "float", "min": 0.01, "max": 100.0, "sampling": "log"},
+                         "kernel": {"type": "choice", "values": FORMULAS}},
+        "strategy": {"name": "random", "max_trials": 8, "cv_folds": 3}})
+    run = store.create_run(HOSTILE_NAME, spec)
+    assert store.claim_run(run.id, pid=1)
+    for number, kernel in enumerate(FORMULAS * 2):
+        trial = store.begin_trial(run.id, f"{kernel}-{number}", number,
+                                  {"C": 0.5 + number, "kernel": kernel})
+        store.record_epoch(trial.id, 0, 0, {"score": -0.5 - number})
+        store.finish_trial(trial.id, TrialStatus.COMPLETED, score=-0.5 - number,
+                           message="=HYPERLINK(\"http://evil.example\")")
+    return store.get_run(run.id)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+    elif hasattr(value, "tolist"):
+        yield from _strings(value.tolist())
+
+
+def test_trials_csv_neutralises_formula_cells_and_keeps_numbers(tmp_path):
+    import csv
+
+    store = Storage(tmp_path / "t.db")
+    run = hostile_run(store)
+    rows = list(csv.DictReader(io.StringIO(reports.trials_csv(run, store.list_trials(run.id)))))
+    cells = [v for row in rows for v in row.values()] + list(rows[0])
+    assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")
+                or (c.startswith("-") and not re.fullmatch(r"-[\d.e+-]+", c))], cells
+    assert {row["hp:kernel"] for row in rows} >= {"'=1+1", "'@SUM(A1)", "'+cmd|' /C calc'!A0"}
+    assert rows[0]["message"] == "'=HYPERLINK(\"http://evil.example\")"
+    assert float(rows[0]["score"]) == -0.5  # a negative number stays a number
+
+
+def test_user_text_renders_as_text_in_the_summary_and_every_chart(tmp_path):
+    from markdown_it import MarkdownIt
+
+    store = Storage(tmp_path / "t.db")
+    run = hostile_run(store)
+    trials = store.list_trials(run.id)
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(
+        reports.markdown_summary(run, trials))
+    assert "<a " not in rendered and "<img" not in rendered, rendered
+    charts = reports.run_charts(run, trials, store.list_epochs(run.id))
+    assert {"best_so_far", "slices", "parallel_coordinates"} <= set(charts)
+    for key, fig in charts.items():
+        texts = list(_strings(fig.to_plotly_json()))
+        assert not [t for t in texts if "<a " in t or "%{evil" in t], (key, texts)

@@ -74,3 +74,29 @@ def test_a_folder_outside_the_allowed_ones_is_refused_unread(db, tmp_path, monke
     assert "imports project folders only from inside" in at.error[0].value
     assert "does not exist" not in at.error[0].value  # says nothing of what is there
     assert db.list_runs() == []
+
+
+def test_fields_of_the_wrong_type_or_range_are_an_error_message_not_a_crash(db, tmp_path):
+    """Each used to raise out of the page (ValueError, OverflowError, ZeroDivisionError)."""
+    import json
+
+    at = open_app(PAGE)
+    damages = {
+        "step": ("trial_1/trial.json", lambda d: d["metrics"]["metrics"]["val_accuracy"][
+            "observations"][0].update(step=float("nan"))),
+        "trial_id": ("trial_1/trial.json", lambda d: d.update(trial_id="\u00b2")),
+        "bracket": ("trial_1/trial.json", lambda d: d["hyperparameters"]["values"].update(
+            {"tuner/bracket": float("inf")})),
+        "score": ("trial_1/trial.json", lambda d: d.update(score=10**30)),
+        "hyperparameters.space[0] (units).step": ("oracle.json", lambda d: d[
+            "hyperparameters"]["space"][0]["config"].update(step=0)),
+    }
+    for field, (file, damage) in damages.items():
+        folder = random_project(tmp_path / field.replace(" ", "_"))
+        doc = json.loads((folder / file).read_text())
+        damage(doc)
+        (folder / file).write_text(json.dumps(doc))
+        at = import_folder(at, str(folder))
+        assert not at.exception and not at.success, field
+        assert f"{file}: " in at.error[0].value and field in at.error[0].value, field
+    assert db.list_runs() == []

@@ -297,10 +297,10 @@ def test_bad_tool_fields_name_the_field_the_rule_and_the_value():
         "strategy.frozen_layers must not exceed num_layers (2), the hidden layers of the "
         "source model; got [3]"]
     assert problems(with_strategy("digits_transfer_learning.json",
-                                  source={"path": "missing.keras"})) == [
-        "strategy.source.path must be an existing file; got 'missing.keras'"]
-    assert problems(with_strategy("tiny_gemma_lora.json", corpus="nowhere.txt")) == [
-        "strategy.corpus must be an existing text file; got 'nowhere.txt'"]
+                                  source={"path": "data/missing.keras"})) == [
+        "strategy.source.path must be an existing file; got 'data/missing.keras'"]
+    assert problems(with_strategy("tiny_gemma_lora.json", corpus="examples/nowhere.txt")) == [
+        "strategy.corpus must be an existing text file; got 'examples/nowhere.txt'"]
     (unknown,) = problems(with_strategy("tiny_gemma_lora.json", rank=2))
     assert unknown.startswith("strategy.rank is not a known field; use one of ")
     assert "ranks" in unknown and "preset_path" in unknown

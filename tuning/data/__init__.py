@@ -23,7 +23,7 @@ import numpy as np
 from tuning import catalog
 from .csv_data import (AUTO_MAX_CLASSES, COLUMN_KINDS, MAX_CATEGORIES, PREVIEW_ROWS, ColumnInfo,
                        CsvSummary, inspect_csv, load_csv)
-from .csv_files import DELIMITERS, MAX_CSV_BYTES, SNIFF_BYTES
+from .csv_files import DELIMITERS, MAX_CSV_BYTES, MAX_CSV_COLUMNS, MAX_CSV_ROWS, SNIFF_BYTES
 from .keras_data import (FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, MNIST_CLASSES,
                          keras_cache_dir, load_keras)
 from .splits import (MIN_ROWS, DataError, Dataset, build_dataset, check_class_sizes,
@@ -31,7 +31,8 @@ from .splits import (MIN_ROWS, DataError, Dataset, build_dataset, check_class_si
 
 __all__ = [
     "AUTO_MAX_CLASSES", "COLUMN_KINDS", "DELIMITERS", "FASHION_MNIST_CLASSES",
-    "FASHION_MNIST_FILES", "MAX_CATEGORIES", "MAX_CSV_BYTES", "MIN_ROWS", "MNIST_CLASSES",
+    "FASHION_MNIST_FILES", "MAX_CATEGORIES", "MAX_CSV_BYTES", "MAX_CSV_COLUMNS", "MAX_CSV_ROWS",
+    "MIN_ROWS", "MNIST_CLASSES",
     "PREVIEW_ROWS", "SNIFF_BYTES", "ColumnInfo", "CsvSummary", "DataError", "Dataset",
     "inspect_csv", "keras_cache_dir", "load_dataset",
 ]

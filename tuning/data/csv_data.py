@@ -7,6 +7,8 @@ dashboard can preview an upload and refuse it with the same message a run would 
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,9 +55,58 @@ def inspect_csv(path: str, target: str | None = None, task: str = "auto") -> Csv
 
     Raises ``DataError`` for every file ``load_dataset`` could not train on; with no
     ``target`` only the checks that do not depend on the target run.
+
+    Answers (and refusals) are remembered for the last ``INSPECT_CACHE_ENTRIES`` calls,
+    keyed by the file's real path, size and modification time: the dashboard validates its
+    form on every rerun, and must not parse the same file each time. A changed file is read
+    again. The summary's ``preview`` is shared between callers: do not modify it.
     """
-    _, summary = _prepare_csv(path, target, task)
-    return summary
+    readable_path(path)  # before the memory: the folders allowed may have changed
+    key = _cache_key(path, target, task)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key) if key is not None else None
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is not None:
+        if isinstance(hit, DataError):
+            raise DataError(hit.field, hit.message)
+        return hit
+    try:
+        _, answer = _prepare_csv(path, target, task)
+    except DataError as exc:
+        answer = exc
+    if key is not None:
+        with _CACHE_LOCK:
+            _CACHE[key] = answer
+            while len(_CACHE) > INSPECT_CACHE_ENTRIES:
+                _CACHE.popitem(last=False)
+    if isinstance(answer, DataError):
+        raise DataError(answer.field, answer.message)
+    return answer
+
+
+INSPECT_CACHE_ENTRIES = 32
+_CACHE: OrderedDict[tuple, CsvSummary | DataError] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def readable_path(path: str):
+    """``paths.checked_spec_path`` for ``data.path``, its refusal as a ``DataError``."""
+    from tuning.paths import PathRefused, checked_spec_path
+
+    try:
+        return checked_spec_path(path, "data.path")
+    except PathRefused as exc:
+        raise DataError(exc.field, exc.message) from None
+
+
+def _cache_key(path: str, target: str | None, task: str) -> tuple | None:
+    try:
+        real = str(readable_path(path))
+        info = os.stat(real)
+    except (OSError, ValueError, TypeError):
+        return None  # missing or unreadable: not remembered, so it is reported afresh
+    return (real, info.st_size, info.st_mtime_ns, info.st_ino, target, task)
 
 
 def load_csv(data: dict[str, Any], seed: int) -> Dataset:
@@ -94,7 +145,7 @@ def load_csv(data: dict[str, Any], seed: int) -> Dataset:
 def _prepare_csv(path: str, target: str | None, task: str) -> tuple[pd.DataFrame, CsvSummary]:
     """Read and check a CSV; return its rows that have a target value, and its summary."""
     label = _label(path)
-    raw = read_csv_frame(path, label)
+    raw = read_csv_frame(str(readable_path(path)), label)
     columns = tuple(_column_info(name, raw[name], len(raw)) for name in raw.columns)
     warnings = _feature_warnings(columns, target, len(raw))
     frame, resolved, n_classes = raw, None, None

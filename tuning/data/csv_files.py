@@ -20,8 +20,13 @@ import pandas as pd
 from .splits import MIN_ROWS, DataError, counted, short_list
 
 MAX_CSV_BYTES = 200 * 1024 * 1024
-# Enough of the file to judge its encoding and header without reading all of it.
+# Enough of the file to judge its encoding and header without reading all of it; a header
+# row longer than this is refused (never read cut short).
 SNIFF_BYTES = 64 * 1024
+# Beyond these a file is refused before it is parsed whole: the dashboard keeps a preview
+# of it in memory, and a run one-hot encodes every categorical column.
+MAX_CSV_COLUMNS = 2_000
+MAX_CSV_ROWS = 1_000_000
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -32,7 +37,12 @@ def read_csv_frame(path: str, label: str) -> pd.DataFrame:
     """
     size = _file_size(path, label)
     head = _read_head(path, label)
-    text = _decode_head(head, whole=len(head) >= size, label=label)
+    whole = len(head) >= size
+    text = _decode_head(head, whole=whole, label=label)
+    if not whole and not _has_line_end(text):
+        raise DataError("data.path", f"data.path {label} has a header row longer than "
+                        f"{SNIFF_BYTES // 1024} KB; shorten the column names or split the "
+                        "file into fewer columns")
     delimiter = _guess_delimiter(text)
     _check_header(_header_names(text, delimiter, label), label)
     frame = _parse_csv(path, delimiter, label)
@@ -112,10 +122,19 @@ def _header_names(text: str, delimiter: str, label: str) -> list[str]:
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+def _has_line_end(text: str) -> bool:
+    """Whether the sample holds the header row whole: a line end after a non-blank line."""
+    stripped = text.lstrip("\r\n")
+    return "\n" in stripped or "\r" in stripped
+
+
 def _check_header(names: list[str], label: str) -> None:
     if not names:
         raise DataError("data.path", f"data.path {label} has no columns (it holds only blank "
                         "lines); give a CSV file with a header row and data rows")
+    if len(names) > MAX_CSV_COLUMNS:
+        raise DataError("data.path", f"data.path {label} has {len(names)} columns; the limit "
+                        f"is {MAX_CSV_COLUMNS}; keep the columns the model needs")
     if all(_NUMBER.fullmatch(name.strip()) for name in names):
         raise DataError("data.path", f"data.path {label} has no header row: its first row "
                         f"({short_list(names, 5)}) looks like data; the first row must be a "
@@ -132,7 +151,8 @@ def _check_header(names: list[str], label: str) -> None:
 
 def _parse_csv(path: str, delimiter: str, label: str) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, sep=delimiter, encoding="utf-8", low_memory=False)
+        frame = pd.read_csv(path, sep=delimiter, encoding="utf-8", low_memory=False,
+                            nrows=MAX_CSV_ROWS + 1)
     except pd.errors.EmptyDataError:
         raise DataError("data.path", f"data.path {label} has no columns; give a CSV file with a "
                         "header row and data rows") from None
@@ -155,6 +175,9 @@ def _parse_csv(path: str, delimiter: str, label: str) -> pd.DataFrame:
 
 
 def _check_shape(frame: pd.DataFrame, label: str) -> None:
+    if len(frame) > MAX_CSV_ROWS:
+        raise DataError("data.path", f"data.path {label} has more than {MAX_CSV_ROWS} data "
+                        "rows; sample it down (data.max_rows only limits what a run uses)")
     if frame.shape[1] < 2:
         raise DataError("data.path", f"data.path {label} has a single column "
                         f"({frame.columns[0]!r}); a tuning run needs at least one feature "

@@ -16,8 +16,12 @@ Contract:
   different search becomes a new run. Trials whose files did not change are left as
   they are.
 - A folder that is not a KerasTuner project, or a damaged one, raises
-  ``ProjectImportError`` listing every problem, each naming its file and the fix.
-  Nothing is written then.
+  ``ProjectImportError`` listing every problem, each naming its file, the field and the
+  fix. Every field read is checked first (``project_checks``), and every read is bounded
+  (``project_files``: trial folders, bytes per file and in all); nothing else is raised
+  for what a file says. Nothing is written then.
+- The import is one storage transaction: the run and all its trials land, or (a failure
+  half-way) nothing does.
 - KerasTuner does not save the objective, the tuner class or ``max_trials``: the
   objective is the metric whose best value is each trial's score, the strategy comes
   from the oracle's own fields (GridSearch from its first trial taking every
@@ -25,7 +29,6 @@ Contract:
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
@@ -39,6 +42,7 @@ from tuning import strategies
 from tuning.insights.curves import finite_number
 
 from .kt_project import (
+    GRID_LIMIT,
     best_metrics,
     epoch_rows,
     grid_size,
@@ -50,26 +54,52 @@ from .kt_project import (
     strategy_section,
     trial_status,
 )
+from .project_checks import (
+    MAX_MESSAGE_LENGTH,
+    Fields,
+    check_oracle,
+    check_settings,
+    check_trial,
+    storable_text,
+    text_problem,
+)
+from .project_files import DAMAGED_FIX, Budget, read_json, trial_folders
 
 PROJECT_SOURCE = "keras_tuner_project"
 CUSTOM_FAMILY = "custom"
 WORKER = "import"
-_DAMAGED_FIX = ("restore it from a copy, or delete the project and run the search again "
-                "(KerasTuner rewrites it)")
+#: The most epoch rows one import writes (one per execution and step a trial observed):
+#: the import is one transaction, and other writers wait for it.
+MAX_EPOCH_ROWS = 100_000
+#: Problems listed in one error; a folder of thousands of damaged trials says so in one line.
+LISTED_PROBLEMS = 30
 
 
 class ProjectImportError(ValueError):
     """A folder that cannot be imported. ``problems`` lists each fault with its fix."""
 
     def __init__(self, directory: str, problems: Iterable[str]):
-        self.directory = directory
-        self.problems = tuple(problems)
-        where = f"cannot import {directory}" if directory else "cannot import"
-        if len(self.problems) == 1:
-            text = f"{where}: {self.problems[0]}"
+        # A path or a value may hold what UTF-8 cannot (a file name's undecodable bytes):
+        # the message is shown by pages and printed, so it must be plain text.
+        self.directory = _printable(directory)
+        self.problems = tuple(_printable(p) for p in problems)
+        where = f"cannot import {self.directory}" if directory else "cannot import"
+        listed = self.problems[:LISTED_PROBLEMS]
+        if len(self.problems) > LISTED_PROBLEMS:
+            listed += (f"... and {len(self.problems) - LISTED_PROBLEMS} more problems",)
+        if len(listed) == 1:
+            text = f"{where}: {listed[0]}"
         else:
-            text = f"{where}:\n" + "\n".join(f"- {p}" for p in self.problems)
+            text = f"{where}:\n" + "\n".join(f"- {p}" for p in listed)
         super().__init__(text)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (a terminal would act on them) and what
+    UTF-8 cannot hold written as backslash escapes."""
+    text = "".join(f"\\x{ord(ch):02x}" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch
+                   for ch in str(text))
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -100,21 +130,6 @@ class SavedProject:
 # -- reading ---------------------------------------------------------------------------
 
 
-def _load_json(path: str, problems: list[str], fix: str = _DAMAGED_FIX) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except OSError as exc:
-        problems.append(f"{path} cannot be read ({exc.strerror}); check its permissions")
-    except UnicodeDecodeError:
-        problems.append(f"{path} is not UTF-8 text, so not KerasTuner's JSON; the file is "
-                        f"damaged: {fix}")
-    except json.JSONDecodeError as exc:
-        problems.append(f"{path} is not valid JSON (line {exc.lineno} column {exc.colno}: "
-                        f"{exc.msg}); the file is damaged: {fix}")
-    return None
-
-
 def _locate(directory: str) -> str:
     """The project folder's absolute path; refuses anything that is not one."""
     path = os.path.abspath(os.path.expanduser(str(directory).strip()))
@@ -122,95 +137,88 @@ def _locate(directory: str) -> str:
             "(it holds oracle.json and trial_* folders)")
     if not str(directory).strip():
         raise ProjectImportError("", [f"no folder given; {hint}"])
+    problem = text_problem(path, limit=4096)
+    if problem is not None:
+        raise ProjectImportError(path, [f"the folder's path {problem}; rename the folder or "
+                                        "move it where its path is plain text"])
     if not os.path.exists(path):
         raise ProjectImportError(path, [f"the folder does not exist; {hint}"])
     if not os.path.isdir(path):
         raise ProjectImportError(path, [f"this is a file, not a folder; {hint}"])
     if not os.path.isfile(os.path.join(path, "oracle.json")):
-        inner = sorted(name for name in os.listdir(path)
-                       if os.path.isfile(os.path.join(path, name, "oracle.json")))
+        inner = sorted(entry.name for _, entry in zip(range(1000), os.scandir(path))
+                       if os.path.isfile(os.path.join(entry.path, "oracle.json")))
         if inner:
             raise ProjectImportError(path, [
-                "it holds no oracle.json, but its subfolder(s) " + ", ".join(inner)
+                "it holds no oracle.json, but its subfolder(s) " + ", ".join(inner[:10])
                 + " do: pass one of them (a KerasTuner project is <directory>/<project_name>)"])
         raise ProjectImportError(path, [f"not a KerasTuner project: it has no oracle.json; {hint}"])
     return path
 
 
-def _check_oracle(path: str, state: Any, problems: list[str]) -> dict[str, Any]:
-    if state is None:
-        return {}
-    if not isinstance(state, dict):
-        problems.append(f"{path} must hold a JSON object; got {type(state).__name__}. "
-                        f"It was not written by KerasTuner or is damaged: {_DAMAGED_FIX}")
-        return {}
-    hps = state.get("hyperparameters")
-    if not isinstance(hps, dict) or not isinstance(hps.get("space"), list):
-        problems.append(f"{path} has no hyperparameters.space list; it was not written by "
-                        f"KerasTuner or is damaged: {_DAMAGED_FIX}")
-    return state
+def _trial_fix(folder: str) -> str:
+    return f"restore it, or delete its folder {os.path.basename(folder)} to leave that trial out"
 
 
-def _trial_fix(path: str) -> str:
-    return (f"restore it, or delete its folder {os.path.basename(os.path.dirname(path))} "
-            "to leave that trial out")
-
-
-def _check_trial(path: str, state: Any, problems: list[str]) -> dict[str, Any] | None:
-    if state is None:
-        return None
-    fix = f"the file is damaged: {_trial_fix(path)}"
-    if not isinstance(state, dict):
-        problems.append(f"{path} must hold a JSON object; got {type(state).__name__}; {fix}")
-        return None
-    missing = []
-    if not isinstance(state.get("trial_id"), str) or not state["trial_id"]:
-        missing.append("trial_id (a string)")
-    hps = state.get("hyperparameters")
-    if not isinstance(hps, dict) or not isinstance(hps.get("values"), dict):
-        missing.append("hyperparameters.values (an object)")
-    if not isinstance(state.get("status"), str):
-        missing.append("status (a string)")
-    metrics = state.get("metrics", {})
-    if metrics is not None and not (isinstance(metrics, dict)
-                                    and isinstance(metrics.get("metrics", {}), dict)):
-        missing.append("metrics.metrics (an object)")
-    score = state.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-        missing.append("score (a number or null)")
-    if missing:
-        problems.append(f"{path} lacks or garbles {', '.join(missing)}; {fix}")
-        return None
-    return state
+def _read_trials(path: str, problems: list[str], budget: Budget
+                 ) -> tuple[list[tuple[dict[str, Any], str]], list[str]]:
+    """The checked ``trial.json`` of each trial folder, with its folder; and the folders
+    without one."""
+    states, skipped, seen = [], [], {}
+    for folder in trial_folders(path, problems):
+        trial_path = os.path.join(folder, "trial.json")
+        if not os.path.isfile(trial_path):
+            skipped.append(os.path.basename(folder))
+            continue
+        fix = _trial_fix(folder)
+        fields = Fields(trial_path, problems, f"the file is damaged: {fix}")
+        state = check_trial(fields, read_json(trial_path, problems, budget, fix))
+        if state is None:
+            continue
+        if state["trial_id"] in seen:
+            fields.fail("trial_id", f"is also the id of {seen[state['trial_id']]}; each trial "
+                        "has its own", state["trial_id"])
+            continue
+        seen[state["trial_id"]] = f"{os.path.basename(folder)}/trial.json"
+        states.append((state, folder))
+    return states, skipped
 
 
 def _saved_trial(state: Mapping[str, Any], position: int) -> SavedTrial:
+    """A checked ``trial.json`` (``check_trial``) in this project's terms."""
     key = state["trial_id"]
     values = dict(state["hyperparameters"]["values"])
-    metrics_config = state.get("metrics") or {}
+    metrics_config = state["metrics"]
     status = trial_status(state["status"])
-    message = short_message(state.get("message"))
+    message = short_message(state["message"])
     if status is TrialStatus.INTERRUPTED:
         message = ("was running when the project was saved; KerasTuner trains it again "
                    "from its first epoch when the search resumes")
-    bracket, round_ = values.get("tuner/bracket"), values.get("tuner/round")
     parent = values.get("tuner/trial_id")
     return SavedTrial(
-        key=key, number=int(key) if key.isdigit() else position, values=values,
-        status=status,
-        score=finite_number(state.get("score")) if status is TrialStatus.COMPLETED else None,
-        metrics=best_metrics(metrics_config), message=message,
+        key=key, number=int(key), values=values, status=status,
+        score=finite_number(state["score"]) if status is TrialStatus.COMPLETED else None,
+        metrics=best_metrics(metrics_config),
+        message=None if message is None else storable_text(message, MAX_MESSAGE_LENGTH),
         epochs=tuple(epoch_rows(metrics_config)),
-        bracket=int(bracket) if isinstance(bracket, (int, float)) else None,
-        round=int(round_) if isinstance(round_, (int, float)) else None,
-        parent_key=str(parent) if parent not in (None, "") else None)
+        bracket=values.get("tuner/bracket"), round=values.get("tuner/round"),
+        parent_key=parent if parent not in (None, "") else None)
 
 
 def _strategy(oracle: Mapping[str, Any], states: list[Mapping[str, Any]],
-              space: Mapping[str, Any]) -> dict[str, Any]:
+              space: Mapping[str, Any], fields: Fields) -> dict[str, Any]:
+    """The strategy's section; its settings in ``oracle.json`` are checked on ``fields``."""
     for chosen in strategies.REGISTRY.values():
         if chosen.oracle_fields and set(chosen.oracle_fields) <= oracle.keys():
-            return strategy_section(chosen.name, oracle, space)
+            check_settings(fields, oracle, chosen.oracle_fields, chosen.epochs_field)
+            if fields.failed:
+                return {}
+            section = strategy_section(chosen.name, oracle, space)
+            if chosen.budget is not None and section["max_trials"] is None:
+                # e.g. a Hyperband factor of 1, whose brackets would never shrink
+                fields.fail(", ".join(chosen.oracle_fields), f"are settings no {chosen.label} "
+                            "search runs with", {k: oracle[k] for k in chosen.oracle_fields})
+            return section
     # GridSearch keeps no state of its own, but its first trial takes every default.
     if states and grid_size(space) is not None:
         defaults = space_defaults(oracle["hyperparameters"])
@@ -228,53 +236,66 @@ def _identity(oracle: Mapping[str, Any], states: list[Mapping[str, Any]]) -> str
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _ordered(oracle: Mapping[str, Any], states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ordered(oracle: Mapping[str, Any], states: list[tuple[dict[str, Any], str]]
+             ) -> list[tuple[dict[str, Any], str]]:
     """Trials in the order the search started them (``start_order``), the rest by id."""
-    order = {str(k): i for i, k in enumerate(oracle.get("start_order") or ())}
-    return sorted(states, key=lambda s: (order.get(s["trial_id"], len(order)), s["trial_id"]))
+    order = {k: i for i, k in enumerate(oracle["start_order"])}
+    return sorted(states, key=lambda s: (order.get(s[0]["trial_id"], len(order)),
+                                         s[0]["trial_id"]))
+
+
+def _run_name(name: str | None, path: str, problems: list[str]) -> str:
+    chosen = name if name is not None else os.path.basename(path)
+    problem = text_problem(chosen)
+    if problem:
+        where = ("the run name" if name is not None
+                 else "the folder's name, which names the run unless you give a name,")
+        problems.append(f"{where} {problem}; got {chosen[:80]!r}: give the run a name (the "
+                        "Run name field, or --name) of at most "
+                        "120 characters without control characters")
+    return chosen.strip()
 
 
 def read_project(directory: str | os.PathLike[str], name: str | None = None) -> SavedProject:
     """Parse a project folder; raises ``ProjectImportError`` listing every problem."""
     path = _locate(os.fspath(directory))
     problems: list[str] = []
+    budget = Budget()
     oracle_path = os.path.join(path, "oracle.json")
-    oracle = _check_oracle(oracle_path, _load_json(oracle_path, problems), problems)
-    states, skipped = [], []
-    for folder in sorted(glob.glob(os.path.join(glob.escape(path), "trial_*"))):
-        if not os.path.isdir(folder):
-            continue
-        trial_path = os.path.join(folder, "trial.json")
-        if not os.path.isfile(trial_path):
-            skipped.append(os.path.basename(folder))
-            continue
-        state = _check_trial(trial_path, _load_json(trial_path, problems, _trial_fix(trial_path)),
-                             problems)
-        if state is not None:
-            states.append(state)
-    if problems:
+    oracle_fields = Fields(oracle_path, problems, f"it was not written by KerasTuner or is "
+                           f"damaged: {DAMAGED_FIX}")
+    oracle = check_oracle(oracle_fields, read_json(oracle_path, problems, budget))
+    states, skipped = _read_trials(path, problems, budget)
+    run_name = _run_name(name, path, problems)
+    if oracle is None or problems:
         raise ProjectImportError(path, problems)
     states = _ordered(oracle, states)
     space = search_space(oracle["hyperparameters"])
-    strategy = _strategy(oracle, states, space)
-    sklearn = any(os.path.isfile(os.path.join(path, f"trial_{s['trial_id']}", "model.pickle"))
-                  for s in states)
-    seed = oracle.get("seed")
+    strategy = _strategy(oracle, [s for s, _ in states], space, oracle_fields)
+    if problems:
+        raise ProjectImportError(path, problems)
+    sklearn = any(os.path.isfile(os.path.join(folder, "model.pickle")) for _, folder in states)
     spec = {
-        "name": name or os.path.basename(path),
+        "name": run_name,
         "description": f"Imported from the KerasTuner project {path}.",
-        "seed": int(seed) if isinstance(seed, (int, float)) and math.isfinite(seed) else 0,
+        "seed": oracle["seed"] or 0,
         "data": {"source": PROJECT_SOURCE, "path": path, "name": os.path.basename(path),
-                 "identity": _identity(oracle, states)},
+                 "identity": _identity(oracle, [s for s, _ in states])},
         "model": {"family": CUSTOM_FAMILY, "kind": "sklearn" if sklearn else "keras"},
         "search_space": space,
         "strategy": {**strategy, "inferred": True},
-        "objective": infer_objective(states),
+        "objective": infer_objective([s for s, _ in states]),
         "training": ({"epochs": planned_epochs(strategy)}
                      if planned_epochs(strategy) is not None else {}),
         "time_limit_s": None,
     }
-    trials = tuple(_saved_trial(s, i) for i, s in enumerate(states))
+    trials = tuple(_saved_trial(s, i) for i, (s, _) in enumerate(states))
+    rows = sum(len(t.epochs) for t in trials)
+    if rows > MAX_EPOCH_ROWS:
+        raise ProjectImportError(path, [
+            f"the trials hold {rows} epochs of metrics, more than the {MAX_EPOCH_ROWS} one "
+            "import records (each is a row written while the database waits for the import); "
+            "import a smaller project"])
     return SavedProject(path=path, spec=spec, trials=trials, skipped=tuple(skipped))
 
 
@@ -301,8 +322,8 @@ def _write_trial(storage: Storage, run_id: int, saved: SavedTrial) -> None:
     record = storage.begin_trial(run_id, saved.key, saved.number, saved.values,
                                  bracket=saved.bracket, round=saved.round,
                                  parent_key=saved.parent_key, worker=WORKER)
-    for execution, epoch, metrics in saved.epochs:
-        storage.record_epoch(record.id, execution, epoch, metrics)
+    if saved.epochs:
+        storage.record_epochs(record.id, saved.epochs)
     storage.finish_trial(record.id, saved.status, score=saved.score, metrics=saved.metrics,
                          message=saved.message)
 
@@ -339,6 +360,13 @@ def import_project(storage: Storage, directory: str | os.PathLike[str],
     if confined:
         check_dashboard_folder(directory)
     project = read_project(directory, name)
+    with storage.transaction():
+        run_id = _write_project(storage, project, name)
+    return storage.get_run(run_id)
+
+
+def _write_project(storage: Storage, project: SavedProject, name: str | None) -> int:
+    """The run of ``project``, created or updated; inside the caller's transaction."""
     spec = dict(project.spec)
     existing = next((r for r in storage.list_runs() if _same_run(r, spec)), None)
     if existing is None:
@@ -346,16 +374,16 @@ def import_project(storage: Storage, directory: str | os.PathLike[str],
         recorded: dict[str, Trial] = {}
     else:
         run_id = existing.id
-        spec["name"] = name or existing.name
+        spec["name"] = spec["name"] if name is not None else existing.name
         storage.replace_spec(run_id, spec["name"], spec)
         recorded = {t.trial_key: t for t in storage.list_trials(run_id)}
     for saved in project.trials:
         if not _unchanged(recorded.get(saved.key), saved):
             _write_trial(storage, run_id, saved)
     total = spec["strategy"].get("max_trials") or len(project.trials)
-    storage.update_max_trials(run_id, max(int(total), len(project.trials)))
+    storage.update_max_trials(run_id, min(max(int(total), len(project.trials)), GRID_LIMIT))
     unfinished = sum(t.status is TrialStatus.INTERRUPTED for t in project.trials)
     note = (f"imported; {unfinished} trial(s) were still running when the project was saved"
             if unfinished else None)
     storage.finish_run(run_id, RunStatus.COMPLETED, error=note)
-    return storage.get_run(run_id)
+    return run_id

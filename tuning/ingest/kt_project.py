@@ -144,22 +144,42 @@ def space_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     return defaults
 
 
+#: The largest grid counted: beyond it a trial count means nothing, and would not fit a
+#: float (plots) or an SQLite integer.
+GRID_LIMIT = 2**53
+
+
 def grid_size(space: Mapping[str, Mapping[str, Any]]) -> int | None:
-    """Combinations in a space whose every hyperparameter is discrete; None otherwise."""
+    """Combinations in a space whose every hyperparameter is discrete; None otherwise, or
+    when there are more than ``GRID_LIMIT`` (counted without overflow whatever the bounds)."""
     total = 1
     for hp in space.values():
-        kind = hp["type"]
-        if kind == "choice":
-            total *= max(1, len(hp["values"]))
-        elif kind == "bool":
-            total *= 2
-        elif kind == "int" and hp.get("sampling") != "log":
-            total *= (hp["max"] - hp["min"]) // int(hp.get("step", 1)) + 1
-        elif kind == "float" and hp.get("step") and hp.get("sampling") != "log":
-            total *= int(math.floor((hp["max"] - hp["min"]) / hp["step"] + 1e-9)) + 1
-        elif kind != "fixed":
+        count = _grid_count(hp)
+        if count is None:
+            return None
+        total *= count
+        if total > GRID_LIMIT:
             return None
     return total
+
+
+def _grid_count(hp: Mapping[str, Any]) -> int | None:
+    kind = hp["type"]
+    if kind == "choice":
+        return max(1, len(hp["values"]))
+    if kind == "bool":
+        return 2
+    if kind == "fixed":
+        return 1
+    step = hp.get("step", 1 if kind == "int" else None)
+    if kind not in ("int", "float") or not step or step <= 0 or hp.get("sampling") == "log":
+        return None
+    if kind == "int":
+        return (int(hp["max"]) - int(hp["min"])) // int(step) + 1
+    steps = (hp["max"] - hp["min"]) / step
+    if not math.isfinite(steps) or steps > GRID_LIMIT:
+        return None
+    return int(math.floor(steps + 1e-9)) + 1
 
 
 # -- trials ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from tuning import catalog
 
 from .analysis import HP_PREFIX
+from .escaping import plotly_text
 
 PALETTE = qualitative.Plotly
 FADED = "rgba(120, 120, 120, 0.6)"
@@ -41,7 +42,7 @@ def integer_axis(fig: go.Figure, largest: int, axis: str = "x") -> None:
 
 def _empty(message: str, uirevision: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper",
+    fig.add_annotation(text=plotly_text(message), showarrow=False, xref="paper", yref="paper",
                        x=0.5, y=0.5)
     fig.update_layout(uirevision=uirevision, xaxis_visible=False, yaxis_visible=False)
     return fig
@@ -77,7 +78,7 @@ def _aggregate(fig: go.Figure, rest: pd.DataFrame, count: int) -> None:
         stats = rest[rest["metric"] == name].groupby("epoch")["value"].quantile(
             [0.1, 0.5, 0.9]).unstack()
         x = (stats.index.to_numpy() + 1).tolist()
-        label = f"other {count} trials: {name}"
+        label = f"other {count} trials: {plotly_text(name)}"
         fig.add_trace(go.Scatter(
             x=x + x[::-1], y=stats[0.9].tolist() + stats[0.1].tolist()[::-1], fill="toself",
             fillcolor=BAND, line={"width": 0}, hoverinfo="skip", legendgroup=label,
@@ -152,18 +153,19 @@ def learning_curves(curves: pd.DataFrame, metric: str, highlight_key: str | None
         several = len({execution for execution, _, _ in lines.get(key, [])}) > 1
         for i, (execution, name, rows) in enumerate(lines.get(key, [])):
             rows = rows.sort_values("epoch")
-            label = f"{key} (execution {execution})" if several else key
+            shown = plotly_text(key)
+            label = f"{shown} (execution {execution})" if several else shown
             fig.add_trace(go.Scatter(
                 x=(rows["epoch"].to_numpy() + 1), y=rows["value"].to_numpy(),
                 mode="lines" if len(rows) > 1 else "markers",  # one point draws no line
-                name=key, legendgroup=key, showlegend=i == 0,
+                name=shown, legendgroup=shown, showlegend=i == 0,
                 opacity=1.0 if strong else 0.45,
                 line={"color": colours[key], "dash": "dash" if name.startswith("val_") else "solid",
                       "width": 3.5 if key == highlight_key else 1.5},
-                hovertemplate=f"{label}<br>{name}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
+                hovertemplate=f"{label}<br>{plotly_text(name)}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
     integer_axis(fig, int(sub["epoch"].max()) + 1)
     fig.update_layout(
-        uirevision=uirevision, xaxis_title="epoch", yaxis_title=metric,
+        uirevision=uirevision, xaxis_title="epoch", yaxis_title=plotly_text(metric),
         legend_title_text="trial (solid: training, dashed: validation)")
     if log_y:
         fig.update_yaxes(type="log")
@@ -180,7 +182,8 @@ def best_so_far_chart(series: Mapping[str, pd.DataFrame], x: str = "number",
     if not any(len(frame) for frame in series.values()):
         return _empty("no completed trial yet", uirevision)
     fig = go.Figure()
-    for i, (label, frame) in enumerate(series.items()):
+    for i, (raw_label, frame) in enumerate(series.items()):
+        label = plotly_text(raw_label)
         colour = PALETTE[i % len(PALETTE)]
         fig.add_trace(go.Scatter(
             x=frame[x].to_numpy(), y=frame["score"].to_numpy(), mode="markers",
@@ -240,7 +243,7 @@ def parallel_coordinates(frame: pd.DataFrame, space: Mapping[str, Mapping[str, A
             cats = _categories(hp, raw)
             codes = {_category_key(v): i for i, v in enumerate(cats)}
             # The lambda runs inside map, before the loop moves on.
-            dims.append({"label": name,
+            dims.append({"label": plotly_text(name),
                          "values": raw.map(lambda v: codes.get(_category_key(v))),  # noqa: B023
                          "tickvals": list(range(len(cats))), "ticktext": [_label(c) for c in cats],
                          "range": [0, max(1, len(cats) - 1)]})
@@ -250,18 +253,19 @@ def parallel_coordinates(frame: pd.DataFrame, space: Mapping[str, Mapping[str, A
         if hp.get("sampling") == "log":
             low, high = math.log10(low), math.log10(high)
             tickvals, ticktext = _decade_ticks(low, high)
-            dims.append({"label": f"{name} (log10)", "values": np.log10(values.where(values > 0)),
+            dims.append({"label": f"{plotly_text(name)} (log10)",
+                         "values": np.log10(values.where(values > 0)),
                          "range": [low, high], "tickvals": tickvals, "ticktext": ticktext})
         else:
-            dims.append({"label": name, "values": values,
+            dims.append({"label": plotly_text(name), "values": values,
                          "range": [low, high] if high > low else [low - 0.5, high + 0.5]})
     score = scored[score_col].astype(float)
-    dims.append({"label": score_col, "values": score})
+    dims.append({"label": plotly_text(score_col), "values": score})
     fig = go.Figure(go.Parcoords(
         dimensions=[{**d, "values": np.asarray(d["values"], dtype=float)} for d in dims],
         line={"color": score.to_numpy(), "colorscale": "Viridis",
               "reversescale": direction == "min", "showscale": True,
-              "colorbar": {"title": {"text": score_col}}}))
+              "colorbar": {"title": {"text": plotly_text(score_col)}}}))
     fig.update_layout(uirevision=uirevision)
     return fig
 
@@ -276,10 +280,12 @@ def _category_key(value: Any) -> tuple[str, Any]:
 
 
 def _label(value: Any) -> str:
+    """A choice value as a tick label or category: ``plotly_text``, so a value of
+    ``<a href=...>`` reads as typed."""
     kind, v = _category_key(value)
     if kind == "number" and math.isfinite(v) and v.is_integer():
         return str(int(v))
-    return str(v)
+    return plotly_text(v)
 
 
 def importance_chart(series: pd.Series) -> go.Figure:
@@ -288,7 +294,7 @@ def importance_chart(series: pd.Series) -> go.Figure:
     if series.empty:
         return _empty("importance needs at least 4 completed trials", uirevision)
     fig = go.Figure(go.Bar(
-        x=series.to_numpy(), y=[str(i) for i in series.index], orientation="h",
+        x=series.to_numpy(), y=[plotly_text(i) for i in series.index], orientation="h",
         hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.update_layout(uirevision=uirevision, xaxis_title="importance (share of 1)",
                       xaxis_tickformat=".0%", yaxis_autorange="reversed",
@@ -307,7 +313,8 @@ def slice_plots(frame: pd.DataFrame, space: Mapping[str, Mapping[str, Any]],
         return _empty("no completed trial to slice yet", uirevision)
     cols = min(columns, len(names))
     rows = math.ceil(len(names) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_yaxes=True,
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plotly_text(n) for n in names],
+                        shared_yaxes=True,
                         horizontal_spacing=0.06, vertical_spacing=0.5 / max(rows, 2) / 2)
     number = scored["number"].to_numpy() if "number" in scored else None
     y = scored[score_col].astype(float).to_numpy()
@@ -317,11 +324,12 @@ def slice_plots(frame: pd.DataFrame, space: Mapping[str, Mapping[str, Any]],
         x = raw.map(_label).to_numpy() if _is_categorical(hp) else pd.to_numeric(
             raw, errors="coerce").to_numpy(dtype=float)
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="markers", showlegend=False, name=name,
+            x=x, y=y, mode="markers", showlegend=False, name=plotly_text(name),
             marker={"size": 6, "opacity": 0.7, "color": number, "colorscale": "Viridis",
                     "showscale": i == 0 and number is not None,
                     "colorbar": {"title": {"text": "trial"}}},
-            hovertemplate=f"{name} %{{x}}<br>{score_col} %{{y:.4g}}<extra></extra>"),
+            hovertemplate=f"{plotly_text(name)} %{{x}}<br>{plotly_text(score_col)} "
+                          "%{y:.4g}<extra></extra>"),
             row=row, col=col)
         if _is_categorical(hp):
             fig.update_xaxes(type="category", categoryorder="array",
@@ -330,7 +338,7 @@ def slice_plots(frame: pd.DataFrame, space: Mapping[str, Mapping[str, Any]],
         elif hp.get("sampling") == "log":
             fig.update_xaxes(type="log", row=row, col=col)
         if col == 1:
-            fig.update_yaxes(title_text=score_col, row=row, col=col)
+            fig.update_yaxes(title_text=plotly_text(score_col), row=row, col=col)
     fig.update_layout(uirevision=uirevision, height=max(320, 300 * rows))
     return fig
 
@@ -366,7 +374,7 @@ def hyperband_chart(table: pd.DataFrame) -> go.Figure:
                                  line={"color": FADED, "width": 1.5}, hoverinfo="skip"))
     for i, (bracket, rows) in enumerate(table.groupby("bracket", sort=False)):
         completed = rows["status"] == "completed"
-        text = [f"{k}<br>bracket {bracket}, round {r}<br>{s}: {'' if pd.isna(v) else f'{v:.4g}'}"
+        text = [f"{plotly_text(k)}<br>bracket {bracket}, round {r}<br>{s}: {'' if pd.isna(v) else f'{v:.4g}'}"
                 for k, r, s, v in zip(rows["trial_key"], rows["round"], rows["status"],
                                       rows["score"])]
         fig.add_trace(go.Scatter(
@@ -379,6 +387,6 @@ def hyperband_chart(table: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         uirevision=uirevision, xaxis={"title": {"text": "round"}, "dtick": 1},
         yaxis={"title": {"text": "trial lineage"}, "tickvals": list(range(len(lineages))),
-               "ticktext": lineages, "autorange": "reversed"},
+               "ticktext": [plotly_text(k) for k in lineages], "autorange": "reversed"},
         height=min(2400, max(320, 120 + 20 * len(lineages))))
     return fig

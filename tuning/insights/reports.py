@@ -46,6 +46,7 @@ from .charts import (
     parallel_coordinates,
     slice_plots,
 )
+from .escaping import markdown_text, spreadsheet_cell
 from .stages import pruning_summary, sequential_stages
 
 CHART_TITLES = {
@@ -67,8 +68,14 @@ def _objective_metric(run: Run) -> str:
 
 
 def trials_csv(run: Run, trials: Iterable[Trial]) -> str:
-    """``analysis.trials_frame`` as CSV, one row per trial in trial-number order."""
+    """``analysis.trials_frame`` as CSV, one row per trial in trial-number order.
+
+    Text cells and column names that a spreadsheet would run as a formula (``=1+1``,
+    ``@SUM(...)``, ``-2+3``) get a leading ``'``; numbers are written as numbers."""
     frame = trials_frame(sorted(trials, key=lambda t: (t.number, t.id)))
+    text = frame.select_dtypes(exclude=["number", "bool"]).columns
+    frame[text] = frame[text].astype(object).map(spreadsheet_cell)
+    frame.columns = [spreadsheet_cell(str(c)) for c in frame.columns]
     return frame.to_csv(index=False)
 
 
@@ -92,13 +99,12 @@ def best_params_json(run: Run, trials: Iterable[Trial]) -> str:
 
 
 def _md(value: Any) -> str:
-    """A Markdown table cell or inline text: HTML-escaped, pipes and newlines neutralised."""
+    """A Markdown table cell or inline text that renders as typed (``escaping.markdown_text``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        value = fmt_number(value)
-    text = html.escape(str(value), quote=False)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+        return fmt_number(value)
+    return markdown_text(value)
 
 
 def _status_counts(trials: list[Trial]) -> dict[str, int]:
@@ -135,7 +141,7 @@ def markdown_summary(run: Run, trials: Iterable[Trial]) -> str:
     if best is None:
         lines += ["No trial has completed yet.", ""]
     else:
-        lines += [f"Trial `{_md(best.trial_key)}` (number {best.number}) scored "
+        lines += [f"Trial {_md(best.trial_key)} (number {best.number}) scored "
                   f"**{fmt_number(best.score)}**.", "", "| Hyperparameter | Value |", "|---|---|"]
         lines += [f"| {_md(k)} | {_md(v)} |" for k, v in hyperparameters(best).items()]
         lines.append("")

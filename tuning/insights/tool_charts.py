@@ -18,6 +18,7 @@ from storage import TrialStatus
 from tuning.strategies.lr_finder import find_divergence
 
 from .curves import finite_number
+from .escaping import plotly_text
 
 PALETTE = qualitative.Plotly
 FADED = "rgba(120, 120, 120, 0.5)"
@@ -26,7 +27,7 @@ PARAM_METRICS = ("param_count", "total_params")
 
 def _empty(message: str, uirevision: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.add_annotation(text=plotly_text(message), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_layout(uirevision=uirevision, xaxis_visible=False, yaxis_visible=False)
     return fig
 
@@ -38,9 +39,11 @@ def _completed(trials: Iterable[Any]) -> list[Any]:
 
 def _hover(trial: Any, keys: Sequence[str] = ()) -> str:
     values = {k: v for k, v in trial.hyperparameters.items() if not str(k).startswith("tuner/")}
-    parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()]
-    parts += [f"{k}={trial.metrics[k]}" for k in keys if trial.metrics.get(k) is not None]
-    return f"trial {trial.trial_key}<br>" + "<br>".join(parts)
+    parts = [plotly_text(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
+             for k, v in values.items()]
+    parts += [plotly_text(f"{k}={trial.metrics[k]}") for k in keys
+              if trial.metrics.get(k) is not None]
+    return f"trial {plotly_text(trial.trial_key)}<br>" + "<br>".join(parts)
 
 
 # -- learning-rate range test ------------------------------------------------------
@@ -95,18 +98,18 @@ def batch_size_chart(trials: Iterable[Any], metric: str = "score") -> go.Figure:
     if not done:
         return _empty("no completed batch size yet", uirevision)
     sizes = [int(t.hyperparameters["batch_size"]) for t in done]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("time per epoch", metric))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("time per epoch", plotly_text(metric)))
     hover = [_hover(t, ("mean_epoch_time_s",)) for t in done]
     fig.add_trace(go.Scatter(x=sizes, y=[finite_number(t.metrics.get("mean_epoch_time_s"))
                                          for t in done],
                              mode="lines+markers", name="seconds per epoch", text=hover,
                              hovertemplate="%{text}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(x=sizes, y=[t.score for t in done], mode="lines+markers",
-                             name=f"{metric} (best epoch)", text=hover,
+                             name=f"{plotly_text(metric)} (best epoch)", text=hover,
                              hovertemplate="%{text}<br>score %{y:.4g}<extra></extra>"),
                   row=1, col=2)
     fig.add_trace(go.Scatter(x=sizes, y=[finite_number(t.metrics.get("final_score")) for t in done],
-                             mode="lines+markers", name=f"{metric} (last epoch)",
+                             mode="lines+markers", name=f"{plotly_text(metric)} (last epoch)",
                              line={"dash": "dot"}, hovertemplate="last epoch %{y:.4g}"
                              "<extra></extra>"), row=1, col=2)
     ticks = {"type": "log", "tickvals": sizes, "ticktext": [str(s) for s in sizes],
@@ -147,12 +150,12 @@ def score_vs_params_chart(trials: Iterable[Any], param: str | None = None,
     for i, (label, members) in enumerate(sorted(groups.items())):
         fig.add_trace(go.Scatter(
             x=[t.metrics[param] for t in members], y=[t.score for t in members],
-            mode="markers", name=f"{colour_by}={label}" if colour_by else "trials",
+            mode="markers", name=plotly_text(f"{colour_by}={label}") if colour_by else "trials",
             marker={"size": 9, "color": PALETTE[i % len(PALETTE)]},
             text=[_hover(t, (param,)) for t in members],
             hovertemplate="%{text}<br>score %{y:.4g}<extra></extra>"))
     fig.update_layout(uirevision=uirevision, xaxis_type="log",
-                      xaxis_title=param.replace("_", " "), yaxis_title="score",
+                      xaxis_title=plotly_text(param.replace("_", " ")), yaxis_title="score",
                       showlegend=colour_by is not None)
     return fig
 
@@ -212,7 +215,7 @@ def lora_chart(trials: Iterable[Any]) -> go.Figure:
 
 def _sample(trial: Any, limit: int = 80) -> str:
     text = str(trial.metrics.get("sample") or "")
-    return "sample: " + (text if len(text) <= limit else text[: limit - 1] + "…")
+    return "sample: " + plotly_text(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def lr_suggestion(trial: Any) -> Mapping[str, Any] | None:

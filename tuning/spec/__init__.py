@@ -16,7 +16,6 @@ Import the validator's names from here: ``__all__`` lists them.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -31,6 +30,7 @@ from .checker import (
     Problem,
     SpecError,
 )
+from .document import check_document, parse_text
 from .space import check_space
 from .strategy import check_strategy
 
@@ -54,13 +54,10 @@ def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def parse_spec_text(text: str) -> Any:
-    """Parse a spec's JSON text (not yet validated); bad JSON is a ``SpecError``."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError([Problem(
-            "spec", f"must be valid JSON; line {exc.lineno} column {exc.colno}: {exc.msg}")]
-        ) from None
+    """Parse a spec's JSON text (not yet validated); every fault is a ``SpecError``: bad JSON,
+    NaN or Infinity, an integer of more than 1000 digits, nesting deeper than 32 levels, a
+    lone surrogate, more than a million characters."""
+    return parse_text(text)
 
 
 TOP_LEVEL = ("name", "seed", "data", "model", "search_space", "strategy", "objective",
@@ -72,10 +69,11 @@ def validate_spec(doc: Any) -> dict[str, Any]:
     c = Checker()
     if not isinstance(doc, dict):
         raise SpecError([Problem("spec", f"must be a JSON object; got {type(doc).__name__}")])
+    check_document(doc)
     c.unknown_keys("", doc, TOP_LEVEL)
     out: dict[str, Any] = {}
     out["name"] = _check_name(c, doc.get("name"))
-    out["description"] = str(doc.get("description") or "")
+    out["description"] = _check_description(c, doc.get("description"))
     seed = doc.get("seed", 42)
     out["seed"] = c.integer("seed", seed, 0, 2**31 - 1)
     data, task = _check_data(c, c.section(doc, "data"))
@@ -125,6 +123,21 @@ def _check_name(c: Checker, name: Any) -> str:
     return name.strip()
 
 
+DESCRIPTION_MAX_LENGTH = 5000
+
+
+def _check_description(c: Checker, description: Any) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        c.fail("description", "must be a string", description)
+        return ""
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        c.fail("description", f"must be at most {DESCRIPTION_MAX_LENGTH} characters; shorten "
+               "it", len(description))
+    return description
+
+
 DATA_FIELDS = ("source", "name", "path", "target", "task", "validation_split", "max_rows")
 
 
@@ -172,20 +185,15 @@ def _check_data(c: Checker, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def _check_csv_location(c: Checker, path: str) -> bool:
-    """A CSV is read only from the project's data folders (see ``paths.data_roots``): a
-    spec must not point the dashboard at any file of the machine. Never reads the file."""
-    from tuning.paths import outside_data_roots
+    """A CSV is read only from the project's data folders, by the rule every file a spec
+    names follows (``paths.spec_path_problem``): a spec must not point the dashboard at any
+    file of the machine. Never reads the file."""
+    from tuning.paths import spec_path_problem
 
-    if any(ord(ch) < 32 for ch in path):
-        c.fail("data.path", "must be a file path without control characters such as NUL or "
-               "newlines; upload the file again or fix the path", path)
-        return False
-    roots = outside_data_roots(path)
-    if roots is None:
+    problem = spec_path_problem(path)
+    if problem is None:
         return True
-    c.fail("data.path", "must be a file inside " + ", ".join(str(r) for r in roots)
-           + "; upload the file, copy it into one of these folders, or add its folder to "
-           "TUNING_DATA_DIRS", path)
+    c.fail("data.path", problem, path)
     return False
 
 

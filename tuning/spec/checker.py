@@ -16,6 +16,9 @@ from typing import Any
 MAX_GRID_COMBINATIONS = 10_000
 MAX_TRIALS_LIMIT = 100_000
 MAX_EPOCHS_LIMIT = 10_000
+# Numbers a spec holds are read as doubles by JSON readers, Plotly and JavaScript: an integer
+# beyond 2**53 would change value (and one beyond 1e308 cannot become a float at all).
+MAX_SAFE_INTEGER = 2**53
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,36 @@ class SpecError(ValueError):
 
 
 def got(value: Any) -> str:
-    """``value`` as a message quotes it: JSON (strings repr'd), cut to 80 characters."""
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    """``value`` as a message quotes it: JSON (strings repr'd), cut to 80 characters.
+
+    Never raises: an integer of thousands of digits or a deeply nested value is described
+    by its size instead."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**60:
+        # str() of an integer beyond 4300 digits raises; the bit length says its size.
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    except (ValueError, TypeError, RecursionError):
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 def is_number(value: Any) -> bool:
-    """A finite int or float; booleans are not numbers here."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float that a float holds exactly enough: booleans are not numbers here,
+    nor integers beyond ``MAX_SAFE_INTEGER`` in size (see ``number_rule``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_SAFE_INTEGER
+    return math.isfinite(value)
+
+
+def number_rule(value: Any, noun: str = "a number") -> str:
+    """What to say about a value ``is_number`` refused: its size when it is a huge integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (f"must be {noun} no larger than {MAX_SAFE_INTEGER} (2**53) in size; larger "
+                "integers cannot be read back exactly")
+    return f"must be {noun}"
 
 
 def is_int(value: Any) -> bool:
@@ -90,16 +115,21 @@ class Checker:
         known = set(known)
         for key in value:
             if key not in known:
-                where = f"{field}.{key}" if field else key
+                shown = key if key != "" else '""'  # an empty key still names a field
+                where = f"{field}.{shown}" if field else shown
                 self.fail(where, f"is not a known field; use one of {', '.join(sorted(known))}")
 
     def integer(self, field: str, value: Any, low: int, high: int | None = None) -> int | None:
-        if not is_int(value) or not math.isfinite(float(value)):
+        """An integer in [low, high]; ``high`` None means at most ``MAX_SAFE_INTEGER``.
+        Compared as integers, so 10**400 is a message, never an ``OverflowError``."""
+        if not is_int(value):
             self.fail(field, "must be an integer", value)
             return None
         value = int(value)
-        if value < low or (high is not None and value > high):
+        if value < low or value > (MAX_SAFE_INTEGER if high is None else high):
             bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            if high is None and value > MAX_SAFE_INTEGER:
+                bound = f"between {low} and {MAX_SAFE_INTEGER} (2**53)"
             self.fail(field, f"must be {bound}", value)
             return None
         return value
@@ -107,7 +137,7 @@ class Checker:
     def number(self, field: str, value: Any, low: float, high: float,
                low_open: bool = False, high_open: bool = False) -> float | None:
         if not is_number(value):
-            self.fail(field, "must be a number", value)
+            self.fail(field, number_rule(value), value)
             return None
         too_low = value <= low if low_open else value < low
         too_high = value >= high if high_open else value > high

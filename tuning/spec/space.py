@@ -7,14 +7,13 @@ shared ``Checker`` and return normalised values (None when a problem was recorde
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from tuning import catalog
 from tuning.strategies.manual import candidate_values
 
 from .architecture import SHAPES
-from .checker import MAX_GRID_COMBINATIONS, Checker, got, is_int, is_number
+from .checker import MAX_GRID_COMBINATIONS, Checker, got, is_int, is_number, number_rule
 
 
 def check_space(c: Checker, space: Any, family: str | None, kind: str) -> dict[str, Any]:
@@ -104,9 +103,9 @@ def _check_hp(c: Checker, field: str, hp: Any) -> dict[str, Any] | None:
         c.fail(f"{field}.value", "is required for a fixed hyperparameter")
         return None
     value = hp["value"]
-    if not isinstance(value, (str, int, float, bool)) or (
-            isinstance(value, float) and not math.isfinite(value)):
-        c.fail(f"{field}.value", "must be a string, a finite number or a boolean", value)
+    if not isinstance(value, (str, bool)) and not is_number(value):
+        c.fail(f"{field}.value", "must be a string, a boolean or a finite number"
+               + _huge_note([value]), value)
         return None
     return {"type": "fixed", "value": value}
 
@@ -123,6 +122,9 @@ def _check_choice(c: Checker, field: str, hp: dict[str, Any]) -> dict[str, Any] 
             bool in types and len(types) > 1):
         c.fail(f"{field}.values", "must all be strings, all numbers or all booleans", values)
         return None
+    if any(not isinstance(v, (str, bool)) and not is_number(v) for v in values):
+        c.fail(f"{field}.values", "must be finite numbers" + _huge_note(values), values)
+        return None
     if len(set(map(json.dumps, values))) != len(values):
         c.fail(f"{field}.values", "must not repeat a value", values)
         return None
@@ -132,6 +134,12 @@ def _check_choice(c: Checker, field: str, hp: dict[str, Any]) -> dict[str, Any] 
             c.fail(f"{field}.default", "must be one of the values", hp["default"])
         out["default"] = hp["default"]
     return out
+
+
+def _huge_note(values: list[Any]) -> str:
+    if any(isinstance(v, int) and not isinstance(v, bool) and not is_number(v) for v in values):
+        return "; integers must be no larger than 2**53 in size (larger ones cannot be read back exactly)"
+    return ""
 
 
 def _check_range(c: Checker, field: str, hp: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -144,7 +152,8 @@ def _check_range(c: Checker, field: str, hp: dict[str, Any], kind: str) -> dict[
             c.fail(f"{field}.{key}", f"is required for a {kind} hyperparameter")
             ok = False
         elif not check(value) or not is_number(value):
-            c.fail(f"{field}.{key}", f"must be {'an integer' if kind == 'int' else 'a number'}",
+            noun = "an integer" if kind == "int" else "a number"
+            c.fail(f"{field}.{key}", number_rule(value, noun) if check(value) else f"must be {noun}",
                    value)
             ok = False
         else:

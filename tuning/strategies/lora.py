@@ -27,6 +27,7 @@ trains once, and its adapters are what ``best.lora.h5`` keeps.
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import math
@@ -34,6 +35,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tuning.paths import PROJECT_ROOT, resolve_spec_path, spec_path_problem
 
 from ._tools import (
     clean,
@@ -50,7 +53,11 @@ from .registry import Strategy, register
 if TYPE_CHECKING:
     from tuning.runner.tool_context import ToolContext
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT  # a checkout's top level, or an installed copy's bundle
+# The optional ``lora`` extra of the install (pyproject.toml): import name -> distribution.
+EXTRA_PACKAGES = {"keras_hub": "keras-hub", "tensorflow_text": "tensorflow-text",
+                  "sentencepiece": "sentencepiece"}
+INSTALL_HINT = "pip install 'tuning-dashboard[lora]'"
 DEFAULT_CORPUS = "examples/data/corpus.txt"
 DEFAULT_RANKS = [2, 4]
 TINY_BACKBONE = {"vocabulary_size": 256, "num_layers": 2, "num_query_heads": 2,
@@ -61,17 +68,29 @@ MIN_CORPUS_CHARS = 200
 BEST_WEIGHTS = "best.lora.h5"
 
 
-def resolve(path: str) -> Path:
-    """A relative path is read from the working directory, else from the project root."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return PROJECT / candidate
+def _readable(path: str, field: str) -> Path:
+    """``paths.checked_spec_path``: the data-folder rule every file a spec names follows (a
+    relative path is taken from the project folder); a refusal is a ``ValueError`` naming
+    the field, which the trial loop reports as the run's error."""
+    from tuning.paths import checked_spec_path
+
+    return checked_spec_path(path, field)
+
+
+def missing_packages() -> list[str]:
+    """The ``lora`` extra's distributions this environment lacks (found without importing)."""
+    return [dist for name, dist in EXTRA_PACKAGES.items() if importlib.util.find_spec(name) is None]
 
 
 def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, Any],
           out: Mapping[str, Any], family: str | None = None) -> dict[str, Any]:
     get = strategy.get
+    missing = missing_packages()
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        c.fail("strategy.name", f"lora needs the optional lora extra, and {', '.join(missing)} "
+               f"{verb} not installed; install it with {INSTALL_HINT} (or pip install -r "
+               "requirements.txt in a checkout)", "lora")
     ranks = int_list(c, "strategy.ranks", get("ranks"), 1, 1024, DEFAULT_RANKS)
     for name in space:
         if name != "learning_rate":
@@ -83,12 +102,17 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
     corpus = get("corpus", DEFAULT_CORPUS)
     if not isinstance(corpus, str) or not corpus:
         c.fail("strategy.corpus", "must be the path of a UTF-8 text file", corpus)
-    elif not resolve(corpus).is_file():
+    elif spec_path_problem(corpus):
+        c.fail("strategy.corpus", spec_path_problem(corpus), corpus)
+    elif not resolve_spec_path(corpus).is_file():
         c.fail("strategy.corpus", "must be an existing text file", corpus)
-    elif resolve(corpus).stat().st_size > MAX_CORPUS_BYTES:
+    elif resolve_spec_path(corpus).stat().st_size > MAX_CORPUS_BYTES:
         c.fail("strategy.corpus", f"must be at most {MAX_CORPUS_BYTES // 2**20} MB", corpus)
     preset = get("preset_path")
-    if preset is not None and (not isinstance(preset, str) or not os.path.isdir(preset)):
+    if preset is not None and isinstance(preset, str) and spec_path_problem(preset):
+        c.fail("strategy.preset_path", spec_path_problem(preset), preset)
+    elif preset is not None and (not isinstance(preset, str)
+                                 or not resolve_spec_path(preset).is_dir()):
         c.fail("strategy.preset_path", "must be a local keras-hub preset directory (presets "
                "cannot be downloaded here)", preset)
     prompt = get("prompt", "The")
@@ -106,11 +130,10 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
 
 
 def run(ctx: ToolContext) -> None:
-    try:
-        import keras_hub  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError("lora needs keras-hub and tensorflow-text: pip install "
-                           "keras-hub==0.32.0 tensorflow-text==2.21.1") from exc
+    missing = missing_packages()
+    if missing:
+        raise RuntimeError(f"lora needs the optional lora extra ({', '.join(missing)} missing): "
+                           f"{INSTALL_HINT}")
     from tuning.strategies.manual import candidate_values
 
     spec, strategy = ctx.spec, ctx.spec["strategy"]
@@ -126,7 +149,7 @@ def run(ctx: ToolContext) -> None:
 
 def _read_corpus(path: str) -> str:
     try:
-        text = resolve(path).read_text(encoding="utf-8")
+        text = _readable(path, "strategy.corpus").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"strategy.corpus {path!r} cannot be read as UTF-8 text: {exc}") \
             from exc
@@ -169,7 +192,8 @@ class _Base:
 
         strategy = ctx.spec["strategy"]
         if strategy["preset_path"]:
-            lm = keras_hub.models.CausalLM.from_preset(strategy["preset_path"])
+            lm = keras_hub.models.CausalLM.from_preset(
+                str(_readable(strategy["preset_path"], "strategy.preset_path")))
             lm.preprocessor.sequence_length = strategy["sequence_length"]
             return cls(lm.backbone, lm.preprocessor, type(lm), tiny=False)
         proto = train_vocabulary(text, TINY_BACKBONE["vocabulary_size"])

@@ -16,10 +16,44 @@ import numpy as np
 from tuning import catalog
 
 Space = Mapping[str, Mapping[str, Any]]
+LIST_AT_MOST = 100_000
 
 
-def candidate_values(hp: Mapping[str, Any]) -> list[Any] | None:
-    """The values a grid or a sequential stage visits for one hyperparameter (None if continuous)."""
+class _Steps(Sequence):
+    """``min + i * step`` for ``i < count``, computed on demand: a range of 10**12 steps
+    costs nothing until it is walked, so counting it (the validator does) is instant."""
+
+    def __init__(self, low: float, step: float, count: int):
+        self.low, self.step, self.count = low, step, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.count))]
+        if i < 0:
+            i += self.count
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        return round(self.low + i * self.step, 12)
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        i = round((value - self.low) / self.step)
+        return 0 <= i < self.count and self[i] == value
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, Sequence) else other)
+
+
+def candidate_values(hp: Mapping[str, Any]) -> Sequence[Any] | None:
+    """The values a grid or a sequential stage visits for one hyperparameter (None if continuous).
+
+    A list, except for an integer or stepped float range of more than ``LIST_AT_MOST``
+    values: that comes back as a lazy sequence (``range``, ``_Steps``) whose ``len`` and
+    ``in`` are instant, so a range of 10**12 steps is counted and refused, not built."""
     kind = hp["type"]
     if kind == "fixed":
         return [hp["value"]]
@@ -34,12 +68,14 @@ def candidate_values(hp: Mapping[str, Any]) -> list[Any] | None:
                 values.append(v)
                 v *= 2
             return values
-        return list(range(hp["min"], hp["max"] + 1, hp.get("step", 1)))
+        values = range(hp["min"], hp["max"] + 1, hp.get("step", 1))
+        return list(values) if len(values) <= LIST_AT_MOST else values
     step = hp.get("step")
     if step is None:
         return None
     count = int(math.floor((hp["max"] - hp["min"]) / step + 1e-9)) + 1
-    return [round(hp["min"] + i * step, 12) for i in range(count)]
+    steps = _Steps(hp["min"], step, count)
+    return list(steps) if count <= LIST_AT_MOST else steps
 
 
 def default_value(name: str, hp: Mapping[str, Any], family: str | None) -> Any:

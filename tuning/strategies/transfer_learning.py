@@ -93,9 +93,13 @@ def _check_source(c: Any, source: Any) -> dict[str, Any]:
                "on these classes first) or path (a .keras file)", source)
         return {**DEFAULT_SOURCE, **out}
     if path is not None:
+        from tuning.paths import resolve_spec_path, spec_path_problem
+
         if not isinstance(path, str) or not path.endswith(".keras"):
             c.fail("strategy.source.path", "must be the path of a .keras model file", path)
-        elif not os.path.isfile(path):
+        elif spec_path_problem(path):
+            c.fail("strategy.source.path", spec_path_problem(path), path)
+        elif not resolve_spec_path(path).is_file():
             c.fail("strategy.source.path", "must be an existing file", path)
         return {"path": path, **out}
     out["classes"] = int_list(c, "strategy.source.classes", classes, 0, 10_000, [0])
@@ -112,7 +116,11 @@ def run(ctx: ToolContext) -> None:
     values = fixed_values(spec)
     base_lr = float(values.get("learning_rate", 1e-3))
     if "path" in source:
-        model = keras.saving.load_model(source["path"], safe_mode=True)
+        from tuning.paths import checked_spec_path
+
+        # Checked again where it is read: the rule is today's, the spec may be older.
+        model = keras.saving.load_model(
+            str(checked_spec_path(source["path"], "strategy.source.path")), safe_mode=True)
         described, source_metrics = f"the model in {os.path.basename(source['path'])}", {}
     else:
         model, source_metrics = _train_source(ctx, task, values, source)
