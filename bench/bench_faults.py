@@ -28,6 +28,8 @@ FAULTS = {
     "test_dashboard_kill": "Dashboard killed (SIGKILL) while its worker trains",
     "test_trial_failures": "Trials that raise, turn NaN, hang, or would not fit in memory",
     "test_concurrency": "Three runs, two at a time, read by five polling sessions",
+    "test_process_deaths": "SIGTERM inside a worker's writes; the CLI and its worker killed together",
+    "test_state_races": "Stop, resume, delete, cancel and queueing raced by a second connection",
     "test_database_files": "Database files from an older or newer release, foreign or corrupt",
     "test_import_transaction": "Imports killed or failing half-way, read while they write",
 }

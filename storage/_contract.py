@@ -23,6 +23,10 @@ Promises that hold for every call of both:
   as None (``plain_json``).
 - A call about a run or trial that does not exist raises ``NotFoundError``, unless its
   docstring says otherwise.
+- A call that changes a run or trial depending on its status (claim, stop, requeue,
+  delete, cancel, mark interrupted) checks that status atomically with its write: of two
+  processes racing over one run, one wins and the other sees the winner's result (or
+  ``InvalidTransitionError``), never a mix of both.
 """
 from __future__ import annotations
 
@@ -131,6 +135,12 @@ class Store(Recorder, Protocol):
         """Store a new run (``QUEUED`` unless told) and return it."""
         ...
 
+    def create_runs(self, runs: list[tuple[str, Mapping[str, Any]]],
+                    status: RunStatus = RunStatus.QUEUED) -> list[Run]:
+        """Store several (name, spec) runs at once: all of them or, on any error, none;
+        no worker can claim the first before the last is stored."""
+        ...
+
     def list_runs(self, statuses: list[RunStatus] | None = None,
                   strategies: list[str] | None = None) -> list[Run]:
         """All runs, newest first, optionally filtered by status and strategy name."""
@@ -144,12 +154,13 @@ class Store(Recorder, Protocol):
         """Store the run's trial budget once it is known (Hyperband computes it)."""
         ...
 
-    def claim_run(self, run_id: int, pid: int) -> bool:
-        """Move a queued run to running for worker ``pid``; False if someone else took it.
+    def claim_run(self, run_id: int, pid: int, identity: str | None = None) -> bool:
+        """Move a queued run to running for worker ``pid``, whose process identity is
+        ``identity`` (``Run.worker_identity``); False if someone else took it.
         Atomic: of several processes claiming one run, exactly one gets True."""
         ...
 
-    def set_worker(self, run_id: int, pid: int) -> None:
+    def set_worker(self, run_id: int, pid: int, identity: str | None = None) -> None:
         """Record the worker process of a running run, and beat for it."""
         ...
 
@@ -158,12 +169,13 @@ class Store(Recorder, Protocol):
         run, ``INTERRUPTED`` otherwise."""
         ...
 
-    def mark_interrupted(self, run_id: int, reason: str) -> bool:
-        """Mark a running run whose worker is gone; False if it is no longer running."""
+    def mark_interrupted(self, run_id: int, reason: str, worker_pid: int | None = None) -> bool:
+        """Mark a running run whose worker is gone; False if it is no longer running or,
+        with ``worker_pid``, if its worker is now another process (it was resumed)."""
         ...
 
     def reopen_run(self, run_id: int, spec: Mapping[str, Any], pid: int,
-                   max_trials: int | None) -> bool:
+                   max_trials: int | None, identity: str | None = None) -> bool:
         """Make a run that is not running ``running`` for ``pid`` in one step, replacing
         its spec (a watched script); False when another process holds it running."""
         ...

@@ -59,6 +59,9 @@ class Run:
     max_trials: int | None
     trials_done: int = 0
     best_score: float | None = None
+    #: The identity of the process holding the run (``worker_pid`` plus what tells that
+    #: process from a later one given the same pid); None when the holder recorded none.
+    worker_identity: str | None = None
 
     @property
     def strategy(self) -> str:

@@ -75,7 +75,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE trials ADD COLUMN flags TEXT NOT NULL DEFAULT '[]';
     """,
-    # 2 -> 3: reads that follow what a page draws. A run's counts and best score
+    # 2 -> 3: who holds a running run, beyond its pid (which the system reuses): the
+    # process's identity (machine, boot, pid namespace, pid, start time).
+    """
+    ALTER TABLE runs ADD COLUMN worker_identity TEXT;
+    """,
+    # 3 -> 4: reads that follow what a page draws. A run's counts and best score
     # (``list_runs``) read the first index alone, a live page's counts and best-so-far
     # the second; a page of the leaderboard reads only its rows (``trial_page``); a
     # failed trial keeps its traceback and the lines its worker logged while it ran.

@@ -8,6 +8,10 @@
 - Every write is its own short transaction and is committed before the method
   returns, so a reader in another process sees it at once; inside ``transaction()``
   a thread's writes are one transaction, committed when its block ends.
+- A write that depends on a run's status (claim, stop, requeue, delete, cancel, mark
+  interrupted) reads that status inside its own write transaction (``BEGIN IMMEDIATE``)
+  or states it in the ``UPDATE``'s ``WHERE``: no other process can change the status
+  between the check and the write.
 - Every value returned is a frozen dataclass (see ``_models``); JSON columns
   come back as read-only mappings.
 - Cursors (``Cursor``) only grow: ``changes_since`` returns rows written after
@@ -44,7 +48,8 @@ _RUN_COLUMNS = """
     r.worker_pid, r.heartbeat_at, r.stop_requested, r.max_trials,
     (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id AND t.status != 'running'),
     (SELECT CASE WHEN r.direction = 'min' THEN MIN(t.score) ELSE MAX(t.score) END
-       FROM trials t WHERE t.run_id = r.id AND t.status = 'completed')
+       FROM trials t WHERE t.run_id = r.id AND t.status = 'completed'),
+    r.worker_identity
 """
 
 _TRIAL_COLUMNS = """
@@ -228,16 +233,26 @@ class Storage(PageReads):
 
     def create_run(self, name: str, spec: Mapping[str, Any],
                    status: RunStatus = RunStatus.QUEUED) -> Run:
-        direction = str(spec.get("objective", {}).get("direction", "max"))
-        max_trials = spec.get("strategy", {}).get("max_trials")
+        return self.create_runs([(name, spec)], status)[0]
+
+    def create_runs(self, runs: list[tuple[str, Mapping[str, Any]]],
+                    status: RunStatus = RunStatus.QUEUED) -> list[Run]:
+        """Store several runs in one transaction: all of them, or (on any error) none."""
+        rows = []
+        for name, spec in runs:
+            max_trials = spec.get("strategy", {}).get("max_trials")
+            rows.append((name, _dumps(spec), RunStatus(status).value,
+                         str(spec.get("objective", {}).get("direction", "max")),
+                         int(max_trials) if max_trials is not None else None))
+        ids = []
         with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO runs (name, spec, status, direction, created_at, max_trials) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (name, _dumps(spec), RunStatus(status).value, direction, time.time(),
-                 int(max_trials) if max_trials is not None else None))
-            run_id = int(cur.lastrowid)
-        return self.get_run(run_id)
+            now = time.time()
+            for row in rows:
+                cur = conn.execute(
+                    "INSERT INTO runs (name, spec, status, direction, max_trials, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (*row, now))
+                ids.append(int(cur.lastrowid))
+        return [self.get_run(run_id) for run_id in ids]
 
     def get_run(self, run_id: int) -> Run:
         row = self._conn().execute(
@@ -263,15 +278,16 @@ class Storage(PageReads):
         with self._write() as conn:
             conn.execute("UPDATE runs SET max_trials = ? WHERE id = ?", (int(max_trials), run_id))
 
-    def claim_run(self, run_id: int, pid: int) -> bool:
-        """Move a queued run to running for worker ``pid``; False if someone else took it."""
+    def claim_run(self, run_id: int, pid: int, identity: str | None = None) -> bool:
+        """Move a queued run to running for worker ``pid`` (``identity``: that process's
+        identity, see ``Run.worker_identity``); False if someone else took it."""
         now = time.time()
         with self._write() as conn:
             cur = conn.execute(
-                "UPDATE runs SET status = 'running', worker_pid = ?, heartbeat_at = ?, "
-                "started_at = COALESCE(started_at, ?), finished_at = NULL, error = NULL, "
-                "stop_requested = 0 WHERE id = ? AND status = 'queued'",
-                (pid, now, now, run_id))
+                "UPDATE runs SET status = 'running', worker_pid = ?, worker_identity = ?, "
+                "heartbeat_at = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, "
+                "error = NULL, stop_requested = 0 WHERE id = ? AND status = 'queued'",
+                (pid, identity, now, now, run_id))
             return cur.rowcount == 1
 
     def queued_run_ids(self) -> list[int]:
@@ -279,10 +295,10 @@ class Storage(PageReads):
             "SELECT id FROM runs WHERE status = 'queued' ORDER BY id").fetchall()
         return [int(r[0]) for r in rows]
 
-    def set_worker(self, run_id: int, pid: int) -> None:
+    def set_worker(self, run_id: int, pid: int, identity: str | None = None) -> None:
         with self._write() as conn:
-            conn.execute("UPDATE runs SET worker_pid = ?, heartbeat_at = ? WHERE id = ?",
-                         (pid, time.time(), run_id))
+            conn.execute("UPDATE runs SET worker_pid = ?, worker_identity = ?, heartbeat_at = ? "
+                         "WHERE id = ?", (pid, identity, time.time(), run_id))
 
     def heartbeat(self, run_id: int) -> None:
         with self._write() as conn:
@@ -300,13 +316,15 @@ class Storage(PageReads):
                 (status.value, now, error, run_id))
             self._end_running_trials(conn, run_id, trial_status, now)
 
-    def mark_interrupted(self, run_id: int, reason: str) -> bool:
-        """Mark a running run whose worker is gone; False if it is no longer running."""
+    def mark_interrupted(self, run_id: int, reason: str, worker_pid: int | None = None) -> bool:
+        """Mark a running run whose worker is gone; False if it is no longer running, or
+        (``worker_pid`` given) if another process holds it now."""
         now = time.time()
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? "
-                "WHERE id = ? AND status = 'running'", (now, reason, run_id))
+                "WHERE id = ? AND status = 'running' AND (? IS NULL OR worker_pid IS ?)",
+                (now, reason, run_id, worker_pid, worker_pid))
             if cur.rowcount != 1:
                 return False
             self._end_running_trials(conn, run_id, TrialStatus.INTERRUPTED, now)
@@ -322,7 +340,7 @@ class Storage(PageReads):
                 (status.value, now, self._next_rev(conn, run_id), trial_id))
 
     def reopen_run(self, run_id: int, spec: Mapping[str, Any], pid: int,
-                   max_trials: int | None) -> bool:
+                   max_trials: int | None, identity: str | None = None) -> bool:
         """Make a run that is not running ``running`` for process ``pid``, in one step.
 
         For runs fed from outside the engine (a watched script): unlike ``requeue`` plus
@@ -335,10 +353,10 @@ class Storage(PageReads):
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE runs SET status = 'running', spec = ?, direction = ?, max_trials = ?, "
-                "worker_pid = ?, heartbeat_at = ?, started_at = COALESCE(started_at, ?), "
-                "finished_at = NULL, error = NULL, stop_requested = 0 "
-                "WHERE id = ? AND (status != 'running' OR worker_pid = ?)",
-                (_dumps(spec), direction, max_trials, pid, now, now, run_id, pid))
+                "worker_pid = ?, worker_identity = ?, heartbeat_at = ?, "
+                "started_at = COALESCE(started_at, ?), finished_at = NULL, error = NULL, "
+                "stop_requested = 0 WHERE id = ? AND (status != 'running' OR worker_pid = ?)",
+                (_dumps(spec), direction, max_trials, pid, identity, now, now, run_id, pid))
             return cur.rowcount == 1
 
     def replace_spec(self, run_id: int, name: str, spec: Mapping[str, Any]) -> None:
@@ -351,42 +369,50 @@ class Storage(PageReads):
     def requeue_for_recycle(self, run_id: int) -> None:
         """A worker retiring to free memory hands its run back to the queue, keeping its clock."""
         with self._write() as conn:
-            conn.execute("UPDATE runs SET status = 'queued', worker_pid = NULL "
-                         "WHERE id = ? AND status = 'running'", (run_id,))
+            conn.execute("UPDATE runs SET status = 'queued', worker_pid = NULL, "
+                         "worker_identity = NULL WHERE id = ? AND status = 'running'", (run_id,))
+
+    @staticmethod
+    def _status_in(conn: sqlite3.Connection, run_id: int) -> RunStatus:
+        """The run's status, read inside the caller's write transaction."""
+        row = conn.execute("SELECT status FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        return RunStatus(row[0])
 
     def request_stop(self, run_id: int) -> Run:
         """Ask the run's worker to stop after the epoch in flight; a queued run stops at once."""
-        run = self.get_run(run_id)
         with self._write() as conn:
-            if run.status is RunStatus.QUEUED:
-                conn.execute("UPDATE runs SET status = 'stopped', finished_at = ? "
-                             "WHERE id = ? AND status = 'queued'", (time.time(), run_id))
-            elif run.status is RunStatus.RUNNING:
+            status = self._status_in(conn, run_id)
+            if status is RunStatus.QUEUED:
+                conn.execute("UPDATE runs SET status = 'stopped', finished_at = ? WHERE id = ?",
+                             (time.time(), run_id))
+            elif status is RunStatus.RUNNING:
                 conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
             else:
                 raise InvalidTransitionError(
-                    f"run {run_id} is {run.status.value}; only a queued or running run can be stopped")
+                    f"run {run_id} is {status.value}; only a queued or running run can be stopped")
         return self.get_run(run_id)
 
     def requeue(self, run_id: int) -> Run:
         """Queue a stopped, interrupted or failed run again so a worker resumes it."""
-        run = self.get_run(run_id)
-        if not run.status.is_resumable():
-            raise InvalidTransitionError(
-                f"run {run_id} is {run.status.value}; only a stopped, interrupted or "
-                "failed run can be resumed")
         with self._write() as conn:
+            status = self._status_in(conn, run_id)
+            if not status.is_resumable():
+                raise InvalidTransitionError(
+                    f"run {run_id} is {status.value}; only a stopped, interrupted or "
+                    "failed run can be resumed")
             conn.execute(
                 "UPDATE runs SET status = 'queued', stop_requested = 0, finished_at = NULL, "
-                "error = NULL, worker_pid = NULL WHERE id = ?", (run_id,))
+                "error = NULL, worker_pid = NULL, worker_identity = NULL WHERE id = ?",
+                (run_id,))
         return self.get_run(run_id)
 
     def delete_run(self, run_id: int) -> None:
-        run = self.get_run(run_id)
-        if run.status is RunStatus.RUNNING:
-            raise InvalidTransitionError(
-                f"run {run_id} is running; stop it before deleting it")
         with self._write() as conn:
+            if self._status_in(conn, run_id) is RunStatus.RUNNING:
+                raise InvalidTransitionError(
+                    f"run {run_id} is running; stop it before deleting it")
             conn.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM trials WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -532,15 +558,18 @@ class Storage(PageReads):
         return row[0], row[1]
 
     def request_cancel(self, run_id: int, trial_key: str) -> Trial:
-        trial = self.get_trial_by_key(run_id, trial_key)
-        if trial.status is not TrialStatus.RUNNING:
-            raise InvalidTransitionError(
-                f"trial {trial_key} of run {run_id} is {trial.status.value}; only a running "
-                "trial can be cancelled")
         with self._write() as conn:
+            row = conn.execute("SELECT id, status FROM trials WHERE run_id = ? AND trial_key = ?",
+                               (run_id, str(trial_key))).fetchone()
+            if row is None:
+                raise NotFoundError(f"run {run_id} has no trial {trial_key}")
+            if row[1] != TrialStatus.RUNNING.value:
+                raise InvalidTransitionError(
+                    f"trial {trial_key} of run {run_id} is {row[1]}; only a running "
+                    "trial can be cancelled")
             conn.execute("UPDATE trials SET cancel_requested = 1, rev = ? WHERE id = ?",
-                         (self._next_rev(conn, run_id), trial.id))
-        return self.get_trial(trial.id)
+                         (self._next_rev(conn, run_id), row[0]))
+        return self.get_trial(int(row[0]))
 
     def get_trial(self, trial_id: int) -> Trial:
         row = self._conn().execute(f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE id = ?",
@@ -606,7 +635,7 @@ class Storage(PageReads):
             status=RunStatus(row[3]), created_at=row[4], started_at=row[5],
             finished_at=row[6], error=row[7], worker_pid=row[8], heartbeat_at=row[9],
             stop_requested=bool(row[10]), max_trials=row[11], trials_done=int(row[12]),
-            best_score=row[13])
+            best_score=row[13], worker_identity=row[14])
 
     @staticmethod
     def _trial(row: tuple) -> Trial:

@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
-    p = sub.add_parser("resume", help="resume a stopped or interrupted run in the foreground")
+    p = sub.add_parser("resume", help="resume a stopped, interrupted or failed run (or one "
+                                      "whose worker died) in the foreground")
     p.add_argument("run_id", type=int)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_resume)
@@ -144,6 +145,8 @@ def _run(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _resume(storage: Storage, args: argparse.Namespace) -> int:
+    # Also a run still marked running whose worker is gone, and a queued one (its
+    # launcher died before starting its worker): this command launches it.
     run = control.resume_run(storage, args.run_id)
     print(f"run {run.id} queued to resume", file=sys.stderr)
     return follow(storage, run.id, quiet=args.quiet)
@@ -263,6 +266,15 @@ def _worker_command(storage: Storage, args: argparse.Namespace) -> int:
 
 
 def _list(storage: Storage, args: argparse.Namespace) -> int:
+    from tuning.runner.liveness import mark_orphans
+
+    # A run whose worker died with whatever watched it (a reboot, the OOM killer) is
+    # recorded interrupted here, as the dashboard's engine would: no state waits for it.
+    try:
+        mark_orphans(storage)
+    except StorageError as exc:  # a read-only or busy file: list what is stored
+        print(f"warning: runs whose worker died could not be marked interrupted: {exc}",
+              file=sys.stderr)
     runs = storage.list_runs()
     if not runs:
         print("no runs yet")

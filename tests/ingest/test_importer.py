@@ -196,7 +196,7 @@ def test_reports_of_a_custom_run_print_the_best_hyperparameters(storage: Storage
     assert result.returncode == 0, result.stderr
     assert "cannot rebuild it" in result.stdout
     assert "units = 32" in result.stdout and "act = 'tanh'" in result.stdout
-    assert "Trial `1`" in markdown_summary(run, trials)
+    assert "Trial 1 (number 1)" in markdown_summary(run, trials)
     assert json.loads(best_params_json(run, trials))["best_trial"]["trial_key"] == "1"
     assert "<html" in html_report(run, trials, storage.list_epochs(run.id))
 

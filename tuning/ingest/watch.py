@@ -50,8 +50,6 @@ from .kt_project import planned_epochs, search_space, strategy_of_class, strateg
 
 SCRIPT_SOURCE = "script"
 CUSTOM_FAMILY = "custom"
-# The engine calls a worker dead after this long without a heartbeat (engine.STALE_HEARTBEAT_S).
-_STALE_S = 15.0
 _CLASSES: dict[type, type] = {}
 
 
@@ -160,9 +158,11 @@ def describe(tuner: Any, base: type, name: str | None = None,
 
 
 def _is_held(run: Any, now: float) -> bool:
-    """Another live process records into this run right now."""
+    """Another live process records into this run right now (the engine's rule)."""
+    from tuning.runner.liveness import holder_gone
+
     return (run.status is RunStatus.RUNNING and run.worker_pid != os.getpid()
-            and run.heartbeat_at is not None and now - run.heartbeat_at <= _STALE_S)
+            and not holder_gone(run, now))
 
 
 def _earlier_run(storage: Storage, project: str, now: float) -> int | None:
@@ -177,6 +177,8 @@ def _earlier_run(storage: Storage, project: str, now: float) -> int | None:
 
 def _open_run(tuner: Any, session: _Session, spec: dict[str, Any]) -> int:
     """The run this ``search`` records into, now running for this process."""
+    from tuning.runner.liveness import process_identity
+
     storage, pid = session.storage, os.getpid()
     max_trials = spec["strategy"].get("max_trials")
     candidates = []
@@ -191,11 +193,12 @@ def _open_run(tuner: Any, session: _Session, spec: dict[str, Any]) -> int:
             old = storage.get_run(run_id)
         except NotFoundError:  # deleted from the dashboard meanwhile: start a new one
             continue
-        if storage.reopen_run(run_id, {**spec, "name": old.name}, pid, max_trials):
+        if storage.reopen_run(run_id, {**spec, "name": old.name}, pid, max_trials,
+                              identity=process_identity()):
             return run_id
     # Created stopped, then taken in one step: a queued run would be launched by an engine.
     run = storage.create_run(spec["name"], spec, status=RunStatus.STOPPED)
-    if not storage.reopen_run(run.id, spec, pid, max_trials):
+    if not storage.reopen_run(run.id, spec, pid, max_trials, identity=process_identity()):
         raise RuntimeError(f"run {run.id} was taken by another process as it was created")
     return run.id
 

@@ -1,9 +1,9 @@
 """The engine: one background thread per process that launches and watches workers.
 
 It launches a worker process for each queued run, up to ``concurrency`` at once,
-and marks a run interrupted when its worker is gone (process dead and heartbeat
-stale). Workers run in their own session, so they outlive a dashboard that is
-killed; a restarted engine finds them through their pid and heartbeat.
+and marks a run interrupted when its worker is gone (``liveness``: the rule the CLI
+applies too). Workers run in their own session, so they outlive a dashboard that is
+killed; a restarted engine finds them through their process identity and heartbeat.
 
 Contract: the engine never touches Streamlit and never imports TensorFlow; all it
 knows of a run comes from the database.
@@ -17,27 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 
-import psutil
-
 from storage import RunStatus, Storage
 from tuning.paths import PROJECT_ROOT, run_dir
 
+from .liveness import STALE_HEARTBEAT_S, holder_running, mark_orphans, worker_alive
 from .run_control import EXIT_RECYCLE
 
-STALE_HEARTBEAT_S = 15.0
-
-
-def worker_alive(pid: int | None) -> bool:
-    """True when ``pid`` is a live worker of ours (not a reused pid or a zombie)."""
-    if not pid:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return "tuning.worker" in " ".join(proc.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+__all__ = ["Engine", "STALE_HEARTBEAT_S", "worker_alive"]
 
 
 class Engine:
@@ -92,20 +78,16 @@ class Engine:
             if code == EXIT_RECYCLE:
                 continue  # the run is queued again; _launch starts a fresh worker
             if code != 0:
+                # Only if this worker still holds it: one that lost the claim leaves it be.
                 self.storage.mark_interrupted(
                     run_id, f"worker process exited with code {code}; see "
-                            f"{run_dir(self.db_path, run_id) / 'worker.log'}")
+                            f"{run_dir(self.db_path, run_id) / 'worker.log'}",
+                    worker_pid=proc.pid)
 
     def _watch_orphans(self) -> None:
         """Runs marked running whose worker is not ours: interrupted once it is gone."""
-        now = self.clock()
-        for run in self.storage.list_runs([RunStatus.RUNNING]):
-            if run.id in self.workers or not self._wanted(run.id):
-                continue
-            stale = run.heartbeat_at is None or now - run.heartbeat_at > STALE_HEARTBEAT_S
-            if stale and not worker_alive(run.worker_pid):
-                self.storage.mark_interrupted(run.id, "worker process disappeared "
-                                              "(killed, crashed or its machine restarted)")
+        mark_orphans(self.storage, now=self.clock(),
+                     skip=lambda run_id: run_id in self.workers or not self._wanted(run_id))
 
     def _launch(self) -> None:
         queued = self.storage.queued_run_ids()
@@ -116,7 +98,7 @@ class Engine:
             # Workers this engine did not start (it was restarted, or a CLI started them)
             # use the same machine: they count against the limit too.
             busy += sum(1 for r in self.storage.list_runs([RunStatus.RUNNING])
-                        if r.id not in self.workers and worker_alive(r.worker_pid))
+                        if r.id not in self.workers and holder_running(r))
         for run_id in queued:
             if busy >= self.concurrency:
                 return

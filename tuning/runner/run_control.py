@@ -13,6 +13,11 @@ at the same boundaries, and so obey the same rules with the same words:
 - a trial that hangs between boundaries is failed by the ``Watchdog``, which hands the run
   back to the queue and ends the process.
 
+A worker asked to stop by a signal (SIGTERM: ``stop_on_signal``) obeys the same stop
+request: the handler only raises a flag, which these checks read, and a helper thread
+records the request in the database. Nothing writes inside the handler, which may land
+in the middle of any write of the main thread.
+
 ``conclude`` is the one place where the way a session of a run ended becomes the run's
 status and the worker's exit code. ``failure_summary`` is the one wording of a failure.
 
@@ -23,6 +28,7 @@ KerasTuner flavour a search needs inside a trial (a ``FatalError`` to end it, a
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import traceback
@@ -66,6 +72,46 @@ class TrialTimedOut(TrialEnded):
     """The trial in flight ran past ``trial_time_limit_s``."""
 
 
+class _SignalledStop:
+    """Set (from a signal handler) when this process was asked to stop."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def clear(self) -> None:
+        self.event.clear()
+
+
+SIGNALLED_STOP = _SignalledStop()
+
+
+def stop_on_signal(storage: Any, run_id: int, signum: int = signal.SIGTERM) -> threading.Thread:
+    """Make ``signum`` ask this worker's run to stop after the epoch in flight.
+
+    The handler only sets ``SIGNALLED_STOP`` (the checks of every ``RunControl`` read it);
+    the returned thread then records the request (``request_stop``) on its own connection,
+    so the dashboard shows it. A handler that wrote to the database itself would run in
+    the main thread, perhaps inside that thread's open write (an epoch being recorded):
+    that write would fail, and the stop with it."""
+    def handler(signo, frame):
+        SIGNALLED_STOP.event.set()
+
+    def record() -> None:
+        SIGNALLED_STOP.event.wait()
+        try:
+            storage.request_stop(run_id)
+        except Exception:  # the run ended meanwhile, or the database is busy: the flag stops it
+            pass
+
+    thread = threading.Thread(target=record, daemon=True, name="stop-on-signal")
+    thread.start()
+    signal.signal(signum, handler)
+    return thread
+
+
 class RunControl:
     """Stop, cancel, the run's and the trial's time limits and recycling for one session
     of one run in one process. ``clock`` is injectable for tests; ``time_spent_s`` is what
@@ -103,7 +149,7 @@ class RunControl:
         many trials the strategy has left (None: it cannot tell); a worker recycles only
         while some are left."""
         stop, _ = self.storage.control_flags(self.run_id)
-        if stop:
+        if stop or SIGNALLED_STOP.is_set():
             raise StopRequested("stop requested")
         self.check_time_budget()
         if self.recycle_after is not None and self.trials_here >= self.recycle_after and (
@@ -119,7 +165,7 @@ class RunControl:
         trial's time at every batch instead)."""
         stop, cancel = self.storage.control_flags(
             self.run_id, self.trial_id if trial_id is None else trial_id)
-        if stop:
+        if stop or SIGNALLED_STOP.is_set():
             raise StopRequested("stop requested")
         if cancel:
             raise TrialCancelled(f"cancelled after {done}")

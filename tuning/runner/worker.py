@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import sys
 
@@ -37,15 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.tuner_id:
         return _join(storage, args)
-    if not storage.claim_run(args.run_id, os.getpid()):
+    from .liveness import process_identity
+    from .run_control import stop_on_signal
+
+    if not storage.claim_run(args.run_id, os.getpid(), identity=process_identity()):
         print(f"run {args.run_id} is not queued (another worker has it, or it was stopped)",
               file=sys.stderr)
         return 0
-
-    def ask_to_stop(signum, frame):  # SIGTERM: end cleanly after the epoch in flight
-        storage.request_stop(args.run_id)
-
-    signal.signal(signal.SIGTERM, ask_to_stop)
+    stop_on_signal(storage, args.run_id)  # SIGTERM: end cleanly after the epoch in flight
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .distributed import start_before_import
 
