@@ -14,6 +14,7 @@ st.navigation([
     st.Page("pages/launch.py", title="Launch", icon=":material/rocket_launch:", default=True),
     st.Page("pages/runs.py", title="Runs", icon=":material/list:"),
     st.Page("pages/live.py", title="Live run", icon=":material/monitoring:"),
+    st.Page("pages/trial.py", title="Trial", icon=":material/science:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/reports.py", title="Reports", icon=":material/download:"),
     st.Page("pages/import_project.py", title="Import", icon=":material/drive_folder_upload:"),

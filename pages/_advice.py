@@ -31,7 +31,23 @@ from tuning.insights.advice.charts import suggestion_figure
 LAUNCH_PAGE = "pages/launch.py"
 ACTIVE_REFRESH_S = 10.0
 RUNS_MARKED = 25   # the Runs page reads advice for this many of the newest runs
+ADVICE_TRIALS = 1000   # a larger run is advised on its best half and an even sample
 state = st.session_state
+
+
+def advice_inputs(storage: Storage, run: Run) -> tuple[list[Trial], list[Epoch]]:
+    """The trials and epochs the advice reads: every one of a run of up to
+    ``ADVICE_TRIALS`` trials; of a larger run, its best trials and an even sample of the
+    rest (``Storage.scored_sample``) with the running ones, so the page never holds every
+    epoch of a run of tens of thousands of trials."""
+    counts = storage.trial_counts(run.id)
+    if counts.total <= ADVICE_TRIALS:
+        trials = storage.list_trials(run.id)
+    else:
+        trials = storage.scored_sample(run.id, run.direction, ADVICE_TRIALS)
+        seen = {t.id for t in trials}
+        trials += [t for t in storage.running_trials(run.id) if t.id not in seen]
+    return trials, storage.epochs_of(t.id for t in trials)
 
 
 def cached_advice(storage: Storage, run: Run, trials: Sequence[Trial],
@@ -147,8 +163,7 @@ def _mark(_storage: Storage, run_id: int, trials_done: int, status: str,
           best: float | None) -> str:
     try:
         run = _storage.get_run(run_id)
-        advice = advise(run, _storage.list_trials(run_id), _storage.list_epochs(run_id),
-                        peers_of(_storage, run))
+        advice = advise(run, *advice_inputs(_storage, run), peers_of(_storage, run))
     except StorageError:
         return ""
     count = len(advice.suggestions)

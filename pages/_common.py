@@ -5,12 +5,16 @@ the database path, so tests that point ``TUNING_DB`` at a fresh file get a fresh
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 import streamlit as st
 
 from storage import Run, Storage, StorageError
+from tuning.formatting import fmt_duration as fmt_duration  # re-exported for the pages
+from tuning.formatting import fmt_number as fmt_number
+from tuning.formatting import fmt_score as fmt_score
+from tuning.formatting import fmt_time as fmt_time
+from tuning.formatting import rounded as rounded
 from tuning.insights.escaping import markdown_text
 from tuning.paths import default_db_path
 from tuning.spec import SpecError
@@ -36,6 +40,14 @@ _leave_pages_directory_mode()
 
 LIVE_PAGE = "pages/live.py"
 COMPARE_PAGE = "pages/compare.py"
+TRIAL_PAGE = "pages/trial.py"
+
+
+def trial_url(run_id: int, trial_key: str) -> str:
+    """The trial page's address for one trial (``?run=12&trial=07``), relative to the app."""
+    from urllib.parse import urlencode
+
+    return "trial?" + urlencode({"run": run_id, "trial": trial_key})
 
 
 @st.cache_resource(show_spinner=False)
@@ -90,30 +102,7 @@ def show_error(exc: BaseException) -> None:
         st.error(markdown_text(exc))
 
 
-# -- formatting ------------------------------------------------------------------------
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-def fmt_time(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "–"
-    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_score(score: float | None) -> str:
-    return "–" if score is None else f"{score:.4g}"
-
+# -- formatting: one module for every surface (tuning.formatting) -----------------------
 
 def run_label(run: Run) -> str:
     return f"#{run.id} · {run.name} · {run.status.value}"

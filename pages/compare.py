@@ -1,4 +1,10 @@
-"""Compare: two or more runs side by side (best so far, hyperparameters, importance)."""
+"""Compare: two or more runs side by side (best so far, hyperparameters, importance).
+
+Its cost follows what it draws, not the runs' sizes: best so far comes from storage's own
+running best, the best trial from the leaderboard's first row, and the hyperparameter
+charts and the importance from at most ``SAMPLE`` completed trials per run (the best
+half, then the others spread evenly).
+"""
 from __future__ import annotations
 
 import time
@@ -6,11 +12,10 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages._common import fmt_duration, get_storage, run_label, show_error
+from pages._common import fmt_duration, fmt_number, fmt_score, get_storage, run_label, show_error
 from storage import StorageError, plain_json
 from tuning.insights.analysis import (
-    best_so_far,
-    best_trial,
+    best_so_far_points,
     hp_importance,
     hyperparameters,
     trials_frame,
@@ -25,6 +30,9 @@ from tuning.insights.escaping import markdown_text
 
 storage = get_storage()
 state = st.session_state
+SAMPLE = 1000
+# The page's forest: half the trees and samples of the reports' (analysis.hp_importance).
+IMPORTANCE = {"trees": 32, "samples": 500}
 
 
 def wanted_ids(known: set[int]) -> list[int]:
@@ -52,8 +60,8 @@ def remember_choice() -> None:
 @st.cache_data(show_spinner="Measuring importance…", max_entries=64)
 def importance(db_path: str, run_id: int, revision: tuple, space: dict,
                direction: str) -> pd.Series:
-    """Keyed by the trials' revisions: a forest is fitted again only when a trial changed."""
-    return hp_importance(storage.list_trials(run_id), space, direction)
+    """Keyed by the trials' counts: a forest is fitted again only when a trial finished."""
+    return hp_importance(sampled[run_id], space, direction, **IMPORTANCE)
 
 
 st.title("Compare runs")
@@ -76,7 +84,9 @@ if len(chosen) < 2:
 st.query_params["runs"] = ",".join(str(i) for i in chosen)
 
 try:
-    trials = {i: storage.list_trials(i) for i in chosen}
+    sampled = {i: storage.scored_sample(i, runs[i].direction, SAMPLE) for i in chosen}
+    counts = {i: storage.trial_counts(i) for i in chosen}
+    best_points = {i: storage.best_so_far(i, runs[i].direction) for i in chosen}
 except StorageError as exc:
     show_error(exc)
     st.stop()
@@ -91,7 +101,7 @@ if len(metrics) > 1:
 direction = selected[0].direction if len(directions) == 1 else "max"
 
 st.subheader("Best so far")
-series = {labels[r.id]: best_so_far(r, trials[r.id]) for r in selected}
+series = {labels[r.id]: best_so_far_points(r, best_points[r.id]) for r in selected}
 by_time, by_epochs = st.columns(2)
 by_time.plotly_chart(best_so_far_chart(series, x="elapsed_s", direction=direction),
                      key="compare_best_time")
@@ -102,32 +112,38 @@ st.subheader("Best of each run")
 now = time.time()
 rows = {}
 for r in selected:
-    best = best_trial(r, trials[r.id])
+    best = sampled[r.id][0] if sampled[r.id] else None
     column = {"strategy": r.strategy, "status": r.status.value,
               "metric": str(r.spec.get("objective", {}).get("metric")),
-              "best score": None if best is None else f"{best.score:.4g}",
+              "best score": None if best is None else fmt_score(best.score),
               "best trial": None if best is None else best.trial_key,
-              "trials done": str(r.trials_done), "elapsed": fmt_duration(r.elapsed_s(now))}
+              "trials done": f"{r.trials_done:,}", "elapsed": fmt_duration(r.elapsed_s(now))}
     if best is not None:
-        column.update({f"hp: {k}": str(v) for k, v in hyperparameters(best).items()})
+        column.update({f"hp: {k}": fmt_number(v) for k, v in hyperparameters(best).items()})
     rows[labels[r.id]] = column
 st.dataframe(pd.DataFrame(rows), width="stretch")
 
 spaces = {r.id: plain_json(r.spec.get("search_space", {})) for r in selected}
 same_space = all(s == spaces[chosen[0]] for s in spaces.values())
 st.subheader("Hyperparameters against score")
+large = [r for r in selected if counts[r.id].count("completed") > SAMPLE]
+if large:
+    st.caption(f"Runs of more than {SAMPLE:,} completed trials show their best {SAMPLE // 2:,} "
+               f"and {SAMPLE - SAMPLE // 2:,} others spread evenly: "
+               + ", ".join(f"{labels[r.id]} ({counts[r.id].count('completed'):,})"
+                           for r in large) + ".")
 pooled = st.toggle("Pool all runs in one chart", value=same_space, disabled=not same_space,
                    key="compare_pooled",
                    help="Only when every run searches the same space.")
 if pooled and same_space:
-    frames = [trials_frame(trials[r.id]).assign(run=labels[r.id]) for r in selected]
+    frames = [trials_frame(sampled[r.id]).assign(run=labels[r.id]) for r in selected]
     frame = pd.concat(frames, ignore_index=True)
     st.plotly_chart(parallel_coordinates(frame, spaces[chosen[0]], direction=direction),
                     key="compare_parallel_pooled")
     st.plotly_chart(slice_plots(frame, spaces[chosen[0]]), key="compare_slices_pooled")
 else:
     for tab, r in zip(st.tabs([markdown_text(labels[r.id]) for r in selected]), selected):
-        frame = trials_frame(trials[r.id])
+        frame = trials_frame(sampled[r.id])
         tab.plotly_chart(parallel_coordinates(frame, spaces[r.id], direction=r.direction),
                          key=f"compare_parallel_{r.id}")
         tab.plotly_chart(slice_plots(frame, spaces[r.id]), key=f"compare_slices_{r.id}")
@@ -136,7 +152,7 @@ st.subheader("Hyperparameter importance")
 st.caption("How much each hyperparameter explains the score in the trials seen (a random "
            "forest's impurity decrease, as in Optuna); noisy with few trials.")
 for column, r in zip(st.columns(min(len(selected), 3)) * len(selected), selected):
-    revision = tuple((t.id, t.rev) for t in trials[r.id])
+    revision = (counts[r.id].rev, tuple(counts[r.id].by_status.items()))
     column.caption(markdown_text(labels[r.id]))
     column.plotly_chart(importance_chart(importance(storage.path, r.id, revision,
                                                                spaces[r.id], r.direction)),

@@ -1,7 +1,10 @@
 """Live run: progress, leaderboard and curves of one run, refreshed every second while it runs.
 
-A ``RunView`` in the session reads only rows written since its last refresh. The widgets
-live outside the refreshing fragment, so a refresh never resets a choice being made.
+A ``RunView`` in the session reads only rows written since its last refresh and holds only
+what the page draws (the best trials' and the running ones' curves; the others come as a
+band read in storage), so the page's cost follows the screen, not the run's size. The
+leaderboard is read one page at a time. The widgets live outside the refreshing fragment,
+so a refresh never resets a choice being made.
 """
 from __future__ import annotations
 
@@ -9,24 +12,30 @@ import time
 
 import streamlit as st
 
-from pages._advice import advice_panel
-from pages._common import fmt_duration, fmt_score, get_storage, pick_run, show_error
+from pages._advice import advice_inputs, advice_panel
+from pages._common import (
+    fmt_duration,
+    fmt_number,
+    fmt_score,
+    get_storage,
+    pick_run,
+    rounded,
+    show_error,
+    trial_url,
+)
 from storage import StorageError, TrialStatus, plain_json
 from tuning import catalog, strategies
 from tuning.insights.analysis import (
-    RunView,
-    best_so_far,
-    best_trial,
+    best_so_far_points,
     hyperband_table,
     hyperparameters,
-    leaderboard,
     metric_names,
-    progress,
-    top_trial_keys,
+    progress_of,
 )
 from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
 from tuning.insights.escaping import markdown_text
-from tuning.insights.stages import pruning_summary, sequential_stages
+from tuning.insights.run_view import RunView, leaderboard_page_frame
+from tuning.insights.stages import pruning_summary_of, sequential_stages
 from tuning.insights.tool_charts import (
     batch_size_chart,
     lora_chart,
@@ -42,6 +51,10 @@ storage = get_storage()
 state = st.session_state
 HIDDEN_COLUMNS = ("trial_id", "started_at", "finished_at", "worker")
 HYPERBAND_COLUMNS = ("bracket", "round", "parent_key")
+PAGE_ROWS = 50
+# Panels that need every trial's record (stages, brackets, the tools' charts) read at most
+# this many, the best first.
+RECORDS_LIMIT = 500
 
 
 def refreshed_view(run_id: int) -> RunView:
@@ -50,6 +63,14 @@ def refreshed_view(run_id: int) -> RunView:
         view = state["live_view"] = RunView()
     view.refresh(storage, run_id)
     return view
+
+
+def records(view: RunView) -> list:
+    return view.records(storage, RECORDS_LIMIT)
+
+
+def leaderboard_page(run, page: int):
+    return leaderboard_page_frame(storage, run, page, PAGE_ROWS, link=trial_url)
 
 
 def fallback_metrics(run) -> list[str]:
@@ -64,8 +85,9 @@ def fallback_metrics(run) -> list[str]:
 
 def shape_of(view: RunView) -> tuple:
     """What the widgets outside the fragment depend on: when it changes, redraw them too."""
-    running = tuple(t.trial_key for t in view.trial_list() if t.status is TrialStatus.RUNNING)
-    return view.run.status, running, tuple(metric_names(view.epochs))
+    running = tuple(t.trial_key for t in view.running())
+    pages = max(1, -(-view.counts.total // PAGE_ROWS))
+    return view.run.status, running, tuple(metric_names(view.epochs)), pages
 
 
 def act(action, *args) -> None:
@@ -89,7 +111,7 @@ except StorageError as exc:
 run = view.run
 active = not run.status.is_finished()
 state["live_shape"] = shape_of(view)
-running = [t.trial_key for t in view.trial_list() if t.status is TrialStatus.RUNNING]
+running = [t.trial_key for t in view.running()]
 
 flash = state.pop("live_flash", None)
 if flash:
@@ -106,6 +128,15 @@ controls[3].button("Cancel trial", key="live_cancel", disabled=not running or to
                    on_click=act, args=(cancel_trial, run.id, to_cancel))
 controls[4].button("Stop run", key="live_stop", disabled=not active,
                    on_click=act, args=(stop_run, run.id))
+pages = state["live_shape"][3]
+browse = st.columns([1, 3], vertical_alignment="bottom")
+board_page = browse[0].number_input(
+    f"Leaderboard page (of {pages:,}, {PAGE_ROWS} trials each)", min_value=1, max_value=pages,
+    value=min(int(state.get("live_page", 1)), pages), step=1, key="live_page") - 1
+also = browse[1].text_input(
+    "Also draw trials", key="live_also", placeholder="trial keys, comma-separated",
+    help="Any trial's full curve, beside the best ones and the running ones")
+view.want(storage, [k.strip() for k in also.split(",") if k.strip()])
 
 
 @st.fragment(run_every=1.0 if active else None)
@@ -119,18 +150,18 @@ def live_panel(run_id: int) -> None:
         st.rerun()  # the run ended, a trial started or a metric appeared: redraw the widgets
     run, trials = view.run, view.trial_list()
     now = time.time()
-    p = progress(run, trials, now)
-    total = p.total if p.total is not None else "?"
+    p = progress_of(run, view.counts, now)
+    total = f"{p.total:,}" if p.total is not None else "?"
     st.progress(p.fraction or 0.0, text=(
-        f"{run.status.value} · {p.done} of {total} trials · {p.running} running · "
-        f"{p.failed} failed · {p.epochs_done} epochs · elapsed {fmt_duration(p.elapsed_s)}"
+        f"{run.status.value} · {p.done:,} of {total} trials · {p.running} running · "
+        f"{p.failed:,} failed · {p.epochs_done:,} epochs · elapsed {fmt_duration(p.elapsed_s)}"
         + (f" · ETA {fmt_duration(p.eta_s)}" if active and p.eta_s is not None else "")))
     if run.error:
         (st.error if run.status.value == "failed" else st.warning)(markdown_text(run.error))
     if run.stop_requested and active:
         st.info("Stop requested: the run ends after the epoch in flight.")
 
-    best = best_trial(run, trials)
+    best = view.trials.get(view.top_ids[0]) if view.top_ids else None
     left, right = st.columns([1, 2])
     metric_name = run.spec.get("objective", {}).get("metric", "score")
     left.metric(f"Best {metric_name} ({run.direction})",
@@ -138,39 +169,45 @@ def live_panel(run_id: int) -> None:
                 help=f"trial {best.trial_key}" if best else None)
     if best is not None:
         right.caption(f"Best parameters (trial {best.trial_key})")
-        right.json(hyperparameters(best), expanded=True)
+        right.json(rounded(hyperparameters(best)), expanded=True)
 
-    pruning = pruning_summary(run, trials)
+    pruning = pruning_summary_of(run, view.counts)
     if pruning is not None:
         st.caption(f"Pruning: {pruning.describe()}")
     panel = strategies.panel_of(run.strategy)
     if panel == "stages":
         st.subheader("Stages")
-        st.dataframe(sequential_stages(run, trials), hide_index=True, width="stretch")
+        st.dataframe(sequential_stages(run, records(view)), hide_index=True, width="stretch")
 
-    board = leaderboard(run, trials)
+    board = leaderboard_page(run, board_page)
     hide = list(HIDDEN_COLUMNS) + ([] if panel == "brackets" else list(HYPERBAND_COLUMNS))
     if run.spec.get("strategy", {}).get("workers", 1) > 1 or \
             run.spec.get("data", {}).get("source") == "script":
         hide.remove("worker")  # which worker runs which trial
     st.subheader("Leaderboard")
+    if view.counts.total > PAGE_ROWS:
+        st.caption(f"Trials {board_page * PAGE_ROWS + 1:,} to "
+                   f"{min((board_page + 1) * PAGE_ROWS, view.counts.total):,} of "
+                   f"{view.counts.total:,}, best first; pick another page above.")
     st.dataframe(board.drop(columns=[c for c in hide if c in board]), hide_index=True,
                  width="stretch", height=min(420, 38 + 35 * max(len(board), 1)),
-                 column_config={"score": st.column_config.NumberColumn(format="%.4g"),
-                                "duration_s": st.column_config.NumberColumn("duration (s)",
-                                                                            format="%.1f")})
+                 column_config={
+                     "open": st.column_config.LinkColumn("trial page", display_text="open"),
+                     "score": st.column_config.NumberColumn(format="%.4g"),
+                     "duration_s": st.column_config.NumberColumn("duration", format="%.1f s")})
 
     st.subheader("Learning curves")
     highlight = next((t.trial_key for t in trials if t.status is TrialStatus.RUNNING), None)
+    band = view.band(storage, (metric, f"val_{metric}"))
     st.plotly_chart(learning_curves(view.curves(), metric, highlight_key=highlight, log_y=log_y,
-                                    top_keys=top_trial_keys(run, trials, 20),
-                                    direction=run.direction), key="live_curves")
+                                    top_keys=view.top_keys(), direction=run.direction,
+                                    band=band), key="live_curves")
     if run.model_family in catalog.FAMILIES and \
             catalog.FAMILIES[run.model_family].kind == "sklearn":
         st.caption("For a scikit-learn model each point is one cross-validation fold's score.")
 
     st.subheader("Best so far")
-    series = {run.name: best_so_far(run, trials)}
+    series = {run.name: best_so_far_points(run, view.best_points(storage))}
     by_number, by_time = st.columns(2)
     by_number.plotly_chart(best_so_far_chart(series, x="number", direction=run.direction),
                            key="live_best_number")
@@ -179,13 +216,14 @@ def live_panel(run_id: int) -> None:
 
     if panel == "brackets":
         st.subheader("Hyperband brackets")
-        st.plotly_chart(hyperband_chart(hyperband_table(trials)), key="live_hyperband")
+        st.plotly_chart(hyperband_chart(hyperband_table(records(view))), key="live_hyperband")
     if panel in TOOL_PANELS:
-        TOOL_PANELS[panel](run, trials, view)
-    if any("param_count" in t.metrics for t in trials):  # every Keras trial records it
+        TOOL_PANELS[panel](run, records(view), view)
+    scored = records(view)
+    if any("param_count" in t.metrics for t in scored):  # every Keras trial records it
         st.subheader("Score against parameter count")
-        st.plotly_chart(score_vs_params_chart(trials), key="live_params")
-    advice_panel(storage, run, trials, view.epochs)
+        st.plotly_chart(score_vs_params_chart(scored), key="live_params")
+    advice_panel(storage, run, *advice_inputs(storage, run))
 
 
 # What a range test's suggestion can start: (button, widget key, help, spec builder).
@@ -206,8 +244,8 @@ def lr_range_panel(run, trials, view) -> None:
         suggestion = lr_suggestion(trial)
         if suggestion is None:
             continue
-        st.success(f"Suggested learning rate: **{suggestion['suggested_lr']:.3g}** "
-                   f"(loss starts to diverge near {suggestion['diverge_lr']:.3g}).")
+        st.success(f"Suggested learning rate: **{fmt_number(suggestion['suggested_lr'], 3)}** "
+                   f"(loss starts to diverge near {fmt_number(suggestion['diverge_lr'], 3)}).")
         st.caption(suggestion["reasoning"])
         for column, (label, key, hint, make_spec) in zip(st.columns(2), LR_FOLLOW_UPS):
             if column.button(label, key=key, help=hint):

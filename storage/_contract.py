@@ -85,6 +85,12 @@ class Recorder(Protocol):
         are replaced only when given."""
         ...
 
+    def record_trial_output(self, trial_id: int, traceback: str | None = None,
+                            log: str | None = None) -> None:
+        """Keep a trial's full traceback and the lines its worker logged while it ran (the
+        end of each, when long); None leaves a value as it is."""
+        ...
+
     def control_flags(self, run_id: int, trial_id: int | None = None) -> tuple[bool, bool]:
         """(stop requested for the run, cancel requested for ``trial_id``): what a worker
         polls at each epoch boundary. Cancel is False when no trial is given.

@@ -10,6 +10,14 @@ import sqlite3
 
 from .errors import StorageError
 
+# The leaderboard's order (``Storage.trial_page``): completed trials with a score first, best
+# first, then running ones, then every other status, each by number. Indexed as written
+# here: a query names these very expressions to be served by the index.
+RANK_GROUP = ("CASE WHEN status = 'completed' AND score IS NOT NULL THEN 0 "
+              "WHEN status = 'running' THEN 1 ELSE 2 END")
+RANK_MIN = "CASE WHEN status = 'completed' AND score IS NOT NULL THEN score END"
+RANK_MAX = "CASE WHEN status = 'completed' AND score IS NOT NULL THEN -score END"
+
 # Each entry moves the schema from version i to version i + 1.
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: the first schema.
@@ -71,6 +79,19 @@ MIGRATIONS: tuple[str, ...] = (
     # process's identity (machine, boot, pid namespace, pid, start time).
     """
     ALTER TABLE runs ADD COLUMN worker_identity TEXT;
+    """,
+    # 3 -> 4: reads that follow what a page draws. A run's counts and best score
+    # (``list_runs``) read the first index alone, a live page's counts and best-so-far
+    # the second; a page of the leaderboard reads only its rows (``trial_page``); a
+    # failed trial keeps its traceback and the lines its worker logged while it ran.
+    f"""
+    CREATE INDEX trials_by_run_status ON trials (run_id, status, score);
+    CREATE INDEX trials_finished ON trials (run_id, finished_at, number, status, score,
+                                            epochs_done, started_at, rev, trial_key);
+    CREATE INDEX trials_rank_min ON trials (run_id, ({RANK_GROUP}), ({RANK_MIN}), number, id);
+    CREATE INDEX trials_rank_max ON trials (run_id, ({RANK_GROUP}), ({RANK_MAX}), number, id);
+    ALTER TABLE trials ADD COLUMN traceback TEXT;
+    ALTER TABLE trials ADD COLUMN log TEXT;
     """,
 )
 

@@ -34,10 +34,12 @@ import orjson
 
 from ._json import frozen_json, plain_json
 from ._models import Cursor, Epoch, Run, RunChanges, RunStatus, Trial, TrialStatus
+from ._reads import PageReads
 from ._schema import migrate
 from .errors import InvalidTransitionError, NotFoundError, StorageError
 
 BUSY_TIMEOUT_S = 30.0
+TRIAL_OUTPUT_LIMIT = 200_000  # characters of a trial's traceback or log that are kept
 # Trials with a result: ``begin_trial(keep_finished=True)`` never trains them again.
 _KEPT = (TrialStatus.COMPLETED.value, TrialStatus.PRUNED.value, TrialStatus.CANCELLED.value)
 
@@ -73,6 +75,22 @@ def _clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
             continue
         clean[str(key)] = number if math.isfinite(number) else None
     return clean
+
+
+# Parsed specs by their text: the Runs page lists every run each refresh, and freezing a
+# thousand specs again each time would be most of its cost. The values are immutable and
+# follow from the text alone, so one cache serves every Storage and thread.
+_SPECS: dict[str, Mapping[str, Any]] = {}
+_SPECS_LIMIT = 10_000
+
+
+def _frozen_spec(text: str) -> Mapping[str, Any]:
+    spec = _SPECS.get(text)
+    if spec is None:
+        if len(_SPECS) >= _SPECS_LIMIT:
+            _SPECS.clear()
+        spec = _SPECS[text] = frozen_json(json.loads(text))
+    return spec
 
 
 def _damaged(conn: sqlite3.Connection, exc: sqlite3.DatabaseError) -> StorageError:
@@ -120,7 +138,7 @@ class _Connection(sqlite3.Connection):
             raise
 
 
-class Storage:
+class Storage(PageReads):
     """Repository over one SQLite file. See the module docstring for the contract."""
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -455,7 +473,8 @@ class Storage:
                     "UPDATE trials SET status = 'running', hyperparameters = ?, score = NULL, "
                     "metrics = '{}', message = NULL, started_at = ?, finished_at = NULL, "
                     "bracket = ?, round = ?, parent_key = ?, epochs_done = 0, "
-                    "cancel_requested = 0, worker = ?, flags = '[]', rev = ? WHERE id = ?",
+                    "cancel_requested = 0, worker = ?, flags = '[]', traceback = NULL, log = NULL, "
+                    "rev = ? WHERE id = ?",
                     (_dumps(hyperparameters), now, bracket, round, parent_key, worker, rev,
                      trial_id))
         return self.get_trial(trial_id)
@@ -514,6 +533,29 @@ class Storage:
                 (TrialStatus(status).value, score, _dumps(metrics or {}), message, time.time(),
                  json.dumps(flags) if flags is not None else None,
                  self._next_rev(conn, int(row[0])), trial_id))
+
+    def record_trial_output(self, trial_id: int, traceback: str | None = None,
+                            log: str | None = None) -> None:
+        """Keep what a trial left besides its numbers: the full traceback of its failure and
+        the lines its worker wrote while it ran (``TRIAL_OUTPUT_LIMIT`` characters of each,
+        the end kept). None leaves a value as it is."""
+        def tail(text: str | None) -> str | None:
+            return None if text is None else str(text)[-TRIAL_OUTPUT_LIMIT:]
+
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE trials SET traceback = COALESCE(?, traceback), log = COALESCE(?, log) "
+                "WHERE id = ?", (tail(traceback), tail(log), trial_id))
+            if cur.rowcount != 1:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+
+    def trial_output(self, trial_id: int) -> tuple[str | None, str | None]:
+        """(traceback, log) kept by ``record_trial_output``."""
+        row = self._conn().execute("SELECT traceback, log FROM trials WHERE id = ?",
+                                   (trial_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"trial {trial_id} does not exist")
+        return row[0], row[1]
 
     def request_cancel(self, run_id: int, trial_key: str) -> Trial:
         with self._write() as conn:
@@ -589,7 +631,7 @@ class Storage:
     @staticmethod
     def _run(row: tuple) -> Run:
         return Run(
-            id=int(row[0]), name=row[1], spec=frozen_json(json.loads(row[2])),
+            id=int(row[0]), name=row[1], spec=_frozen_spec(row[2]),
             status=RunStatus(row[3]), created_at=row[4], started_at=row[5],
             finished_at=row[6], error=row[7], worker_pid=row[8], heartbeat_at=row[9],
             stop_requested=bool(row[10]), max_trials=row[11], trials_done=int(row[12]),

@@ -36,6 +36,7 @@ from storage import (
     plain_json,
 )
 from tuning import catalog
+from tuning.formatting import fmt_score, rounded
 from tuning.runner.engine import Engine
 
 from . import dashboard
@@ -212,7 +213,7 @@ class _ProgressBar:
         done = run.trials_done
         filled = int(self.WIDTH * done / total) if total else 0
         bar = "#" * filled + "-" * (self.WIDTH - filled)
-        best = f"{run.best_score:.4f}" if run.best_score is not None else "-"
+        best = fmt_score(run.best_score)
         return f"[{bar}] {done}/{total or '?'} trials  best {best}  {run.status.value}"
 
     def draw(self, run: Run) -> None:
@@ -233,7 +234,7 @@ class _ProgressBar:
             self.out.write("\n")
         message = f"run {run.id} {run.status.value}"
         if run.best_score is not None:
-            message += f"; best score {run.best_score:.4f}"
+            message += f"; best score {fmt_score(run.best_score)}"
         if run.error:
             message += f" ({run.error})"
         print(message, file=self.out)
@@ -295,7 +296,7 @@ def _list(storage: Storage, args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{'id':>4}  {'status':<11} {'strategy':<9} {'model':<20} {'trials':>9} {'best':>8}  name")
     for r in runs:
-        best = f"{r.best_score:.4f}" if r.best_score is not None else "-"
+        best = fmt_score(r.best_score)
         trials = f"{r.trials_done}/{r.max_trials or '?'}"
         print(f"{r.id:>4}  {r.status.value:<11} {r.strategy:<9} {r.model_family:<20} "
               f"{trials:>9} {best:>8}  {r.name}")
@@ -315,7 +316,7 @@ def _show(storage: Storage, args: argparse.Namespace) -> int:
     done.sort(key=lambda t: t.score, reverse=run.direction != "min")
     for t in done[:10]:
         params = {k: v for k, v in t.hyperparameters.items() if not k.startswith("tuner/")}
-        print(f"  trial {t.trial_key:>4}  score {t.score:.4f}  {json.dumps(params)}")
+        print(f"  trial {t.trial_key:>4}  score {fmt_score(t.score)}  {json.dumps(rounded(params))}")
     for t in trials:
         if t.status not in (TrialStatus.COMPLETED, TrialStatus.RUNNING):
             print(f"  trial {t.trial_key:>4}  {t.status.value}: {t.message or ''}")
@@ -369,7 +370,7 @@ def _import(storage: Storage, args: argparse.Namespace) -> int:
     except ProjectImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    best = f"{run.best_score:.4f}" if run.best_score is not None else "-"
+    best = fmt_score(run.best_score)
     print(f"run {run.id} imported: {run.name} ({run.strategy}, {run.trials_done} trials, "
           f"best {best})")
     return EXIT_OK

@@ -14,7 +14,7 @@ import pytest
 
 from storage import RunStatus, Storage, TrialStatus
 from tests.faults.kit import ROOT, end_workers, wait_for
-from tuning.insights.analysis import RunView
+from tuning.insights.run_view import RunView
 from tuning.paths import run_dir
 from tuning.runner.control import queue_run
 from tuning.runner.engine import Engine

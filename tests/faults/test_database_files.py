@@ -70,15 +70,18 @@ def _truncated(path: Path) -> None:
 
 
 def _damaged_page(path: Path) -> None:
-    """A sound header and schema; one table page overwritten. SQLite opens it and fails only
-    when a query reaches that page."""
+    """A sound header and schema; the trials table's root page and its indexes' overwritten
+    (``list`` reads counts from an index alone). SQLite opens it and fails only when a query
+    reaches those pages."""
     _good(path)
     data = bytearray(path.read_bytes())
     conn = sqlite3.connect(path)
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'trials'").fetchone()[0]
+    roots = [r[0] for r in conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE tbl_name = 'trials' AND rootpage > 0")]
     conn.close()
     page = 4096
-    data[(root - 1) * page:root * page] = random.Random(2).randbytes(page)
+    for root in roots:
+        data[(root - 1) * page:root * page] = random.Random(root).randbytes(page)
     path.write_bytes(bytes(data))
 
 

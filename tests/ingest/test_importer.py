@@ -178,7 +178,7 @@ def test_cli_import_prints_the_run_and_exits_2_on_a_bad_folder(tmp_path: Path, c
     db = str(tmp_path / "t.db")
     folder = random_project(tmp_path / "p")
     assert cli.main(["--db", db, "import", str(folder), "--name", "mine"]) == 0
-    assert "run 1 imported: mine (random, 3 trials, best 0.7400)" in capsys.readouterr().out
+    assert "run 1 imported: mine (random, 3 trials, best 0.74)" in capsys.readouterr().out
     assert cli.main(["--db", db, "import", str(folder)]) == 0
     assert cli.main(["--db", db, "import", str(tmp_path)]) == 2
     assert "error: cannot import" in capsys.readouterr().err

@@ -178,7 +178,7 @@ def test_keras_cache_data_sets_are_offered(db):
 
 
 @pytest.mark.parametrize("page", ["pages/launch.py", "pages/runs.py", "pages/live.py",
-                                  "pages/compare.py", "pages/reports.py"])
+                                  "pages/trial.py", "pages/compare.py", "pages/reports.py"])
 def test_every_page_opens_on_an_empty_database(db, page):
     at = open_app(page)
     assert not at.exception and not at.error

@@ -27,6 +27,7 @@ def test_a_running_run_shows_curves_with_the_running_trial_highlighted(db):
 
     board = [d.value for d in at.dataframe if "rank" in d.value.columns][0]
     assert list(board["trial_key"]) == ["t00", "t02", "t01"]
+    assert board["open"][0] == f"trial?run={run.id}&trial=t00"  # each row opens its trial page
     assert "out of memory" in set(board["message"].dropna())
     assert "2 of 3 trials · 1 running · 1 failed" in at.get("progress")[0].proto.text
     assert not at.button(key="live_cancel").disabled

@@ -153,6 +153,17 @@ def test_beginning_a_key_again_restarts_the_trial_from_nothing(bench):
     assert len(bench.dashboard.list_trials(bench.run_id)) == 1
 
 
+def test_a_trials_traceback_and_log_are_kept_whole_and_cleared_by_a_restart(bench):
+    r = bench.recorder
+    trial = r.begin_trial(bench.run_id, "t0", 0, {"units": 16})
+    trace = "Traceback (most recent call last):\n  File \"model.py\", line 3\nValueError: bad"
+    r.record_trial_output(trial.id, traceback=trace, log="epoch 1\nepoch 2\n")
+    r.record_trial_output(trial.id, log=None)  # None keeps what is there
+    assert bench.dashboard.trial_output(trial.id) == (trace, "epoch 1\nepoch 2\n")
+    r.begin_trial(bench.run_id, "t0", 0, {"units": 16})
+    assert bench.dashboard.trial_output(trial.id) == (None, None)
+
+
 # -- epochs -----------------------------------------------------------------------------
 
 def test_epochs_are_stored_in_order_counted_and_frozen(bench):

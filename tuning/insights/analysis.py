@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from storage import Cursor, Epoch, Run, Storage, Trial, TrialStatus
+from storage import BestPoint, Epoch, Run, Trial, TrialCounts, TrialStatus
 
 HP_PREFIX = "hp:"
 TUNER_PREFIX = "tuner/"
@@ -198,6 +198,36 @@ def progress(run: Run, trials: Iterable[Trial], now: float) -> Progress:
                     elapsed_s=run.elapsed_s(now), eta_s=eta, fraction=fraction)
 
 
+def progress_of(run: Run, counts: TrialCounts, now: float) -> Progress:
+    """``progress`` from counts made in SQL (``Storage.trial_counts``): same rules."""
+    done = counts.count(*_DONE)
+    total = run.max_trials
+    if run.status.is_finished():
+        eta = 0.0
+    elif total is None or counts.mean_done_s is None:
+        eta = None
+    else:
+        eta = counts.mean_done_s * max(0, total - done)
+    return Progress(done=done, total=total, running=counts.count(TrialStatus.RUNNING),
+                    failed=counts.count(TrialStatus.FAILED), epochs_done=counts.epochs_done,
+                    elapsed_s=run.elapsed_s(now), eta_s=eta,
+                    fraction=None if not total else min(1.0, done / total))
+
+
+def best_so_far_points(run: Run, points: Sequence[BestPoint]) -> pd.DataFrame:
+    """``best_so_far``'s frame from ``Storage.best_so_far`` points (elapsed time from the
+    run's start, or the first point when the run has none)."""
+    origin = run.started_at if run.started_at is not None else (
+        points[0].finished_at if points else 0.0)
+    frame = pd.DataFrame([(p.number, p.trial_key, p.finished_at, p.finished_at - origin,
+                           p.epochs_cum, p.score, p.best) for p in points],
+                         columns=["number", "trial_key", "finished_at", "elapsed_s",
+                                  "epochs_cum", "score", "best"])
+    frame["score"] = frame["score"].astype(float)
+    frame["best"] = frame["best"].astype(float)
+    return frame
+
+
 # -- curves -------------------------------------------------------------------------
 
 
@@ -319,7 +349,8 @@ def encode_hyperparameters(frame: pd.DataFrame, space: Mapping[str, Mapping[str,
 
 
 def hp_importance(trials: Iterable[Trial], space: Mapping[str, Mapping[str, Any]],
-                  direction: str, seed: int = 0) -> pd.Series:
+                  direction: str, seed: int = 0, *, trees: int = _FOREST["n_estimators"],
+                  samples: int = _FOREST_SAMPLES) -> pd.Series:
     """How much each hyperparameter of ``space`` drives the score, summing to 1, largest first.
 
     Method (Optuna's mean-decrease-impurity evaluator): fit a seeded
@@ -328,7 +359,8 @@ def hp_importance(trials: Iterable[Trial], space: Mapping[str, Mapping[str, Any]
     ``encode_hyperparameters`` (log10 for log-sampled values, one-hot for string
     choices), target the score oriented so that larger is better (``direction``).
     A hyperparameter's importance is the impurity decrease of its feature columns,
-    summed over its one-hot columns and normalised to 1. It measures association in
+    summed over its one-hot columns and normalised to 1 (``trees`` and ``samples`` make
+    the forest lighter for a page that must answer fast). It measures association in
     the trials seen, not causation, and is noisy with few trials.
 
     Empty when fewer than 4 trials completed or no hyperparameter varies in type
@@ -348,7 +380,8 @@ def hp_importance(trials: Iterable[Trial], space: Mapping[str, Mapping[str, Any]
     from sklearn.ensemble import RandomForestRegressor  # heavy; only pages that show it pay
 
     forest = RandomForestRegressor(random_state=seed, n_jobs=1,
-                                   max_samples=min(len(target), _FOREST_SAMPLES), **_FOREST)
+                                   max_samples=min(len(target), samples),
+                                   **{**_FOREST, "n_estimators": trees})
     forest.fit(features.to_numpy(), target)
     per_column = pd.Series(forest.feature_importances_, index=features.columns)
     per_hp = per_column.groupby(pd.Series(owner)).sum().reindex(names, fill_value=0.0)
@@ -394,94 +427,6 @@ def hyperband_table(trials: Iterable[Trial]) -> pd.DataFrame:
     frame = frame.sort_values(["bracket", "round", "number"], ascending=[False, True, True],
                               kind="stable")
     return frame.drop(columns="number").reset_index(drop=True)
-
-
-# -- live cache ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ViewUpdate:
-    """What one ``RunView.refresh`` read: the run, the trials changed, the epochs added,
-    and the ids of trials that restarted (their cached epochs were dropped)."""
-    run: Run
-    trials: tuple[Trial, ...]
-    epochs: tuple[Epoch, ...]
-    restarted: tuple[int, ...]
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.trials or self.epochs)
-
-
-class RunView:
-    """The live page's explicit cache of one run: every trial and epoch read so far.
-
-    ``refresh`` reads only what was written after the cursor (``Storage.changes_since``)
-    and merges it. Not thread-safe: keep one per page session. Asking for another run
-    starts over.
-    """
-
-    def __init__(self) -> None:
-        self.run_id: int | None = None
-        self.run: Run | None = None
-        self.cursor = Cursor()
-        self.trials: dict[int, Trial] = {}
-        # Keyed like the table's unique index, so a re-recorded epoch replaces the old row.
-        self._epochs: dict[tuple[int, int, int], Epoch] = {}
-        self._frame: pd.DataFrame | None = None
-        self._pending: list[Epoch] = []
-
-    def _reset(self, run_id: int) -> None:
-        self.__init__()
-        self.run_id = run_id
-
-    def refresh(self, storage: Storage, run_id: int) -> ViewUpdate:
-        if run_id != self.run_id:
-            self._reset(run_id)
-        changes = storage.changes_since(run_id, self.cursor)
-        restarted = []
-        for trial in changes.trials:
-            old = self.trials.get(trial.id)
-            if old is not None and (trial.epochs_done < old.epochs_done
-                                    or trial.started_at != old.started_at):
-                restarted.append(trial.id)
-            self.trials[trial.id] = trial
-        if restarted:
-            self._drop_epochs(set(restarted))
-        for epoch in changes.epochs:
-            key = (epoch.trial_id, epoch.execution, epoch.epoch)
-            if key in self._epochs:
-                self._frame = None  # a replaced row: rebuild the frame rather than patch it
-            self._epochs[key] = epoch
-            self._pending.append(epoch)
-        self.run = changes.run
-        self.cursor = changes.cursor
-        return ViewUpdate(run=changes.run, trials=changes.trials, epochs=changes.epochs,
-                          restarted=tuple(restarted))
-
-    def _drop_epochs(self, trial_ids: set[int]) -> None:
-        self._epochs = {k: e for k, e in self._epochs.items() if k[0] not in trial_ids}
-        self._pending = [e for e in self._pending if e.trial_id not in trial_ids]
-        if self._frame is not None:
-            self._frame = self._frame[~self._frame["trial_id"].isin(trial_ids)]
-
-    @property
-    def epochs(self) -> list[Epoch]:
-        return list(self._epochs.values())
-
-    def trial_list(self) -> list[Trial]:
-        """Cached trials in trial-number order."""
-        return sorted(self.trials.values(), key=lambda t: (t.number, t.id))
-
-    def curves(self) -> pd.DataFrame:
-        """``curves_frame`` of every cached epoch, extended incrementally between refreshes."""
-        if self._frame is None:
-            self._frame = curves_frame(self._epochs.values(), self.trials.values())
-        elif self._pending:
-            extra = curves_frame(self._pending, self.trials.values())
-            self._frame = concat_curves([self._frame, extra])
-        self._pending = []
-        return self._frame
 
 
 def top_trial_keys(run: Run, trials: Sequence[Trial], n: int) -> list[str]:

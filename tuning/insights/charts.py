@@ -31,6 +31,15 @@ X_AXES = {"number": "trial number", "elapsed_s": "elapsed time (s)",
           "epochs_cum": "epochs trained, all trials (cumulative)"}
 
 
+def integer_axis(fig: go.Figure, largest: int, axis: str = "x") -> None:
+    """Ticks on whole numbers only (epochs, trial numbers): never 1.5."""
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    if largest <= 12:
+        update(tickmode="linear", tick0=1, dtick=1, tickformat="d")
+    else:
+        update(tickformat="d")
+
+
 def _empty(message: str, uirevision: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=plotly_text(message), showarrow=False, xref="paper", yref="paper",
@@ -80,10 +89,31 @@ def _aggregate(fig: go.Figure, rest: pd.DataFrame, count: int) -> None:
             hovertemplate=f"{label}<br>epoch %{{x}}<br>median %{{y:.4g}}<extra></extra>"))
 
 
+def _band_traces(fig: go.Figure, band: Any, metric: str) -> None:
+    """A ``storage.CurveBand`` (read in storage, over a sample) drawn as ``_aggregate`` does."""
+    sample = "" if band.sampled >= band.trials else f", from a sample of {band.sampled:,}"
+    for name in (metric, f"val_{metric}"):
+        points = [p for p in band.points if p.metric == name]
+        if not points:
+            continue
+        x = [p.epoch + 1 for p in points]
+        label = f"other {band.trials:,} trials: {name}"
+        dash = "dash" if name.startswith("val_") else "solid"
+        fig.add_trace(go.Scatter(
+            x=x + x[::-1], y=[p.high for p in points] + [p.low for p in points][::-1],
+            fill="toself", fillcolor=BAND, line={"width": 0}, hoverinfo="skip",
+            legendgroup=label, showlegend=False, name=label))
+        fig.add_trace(go.Scatter(
+            x=x, y=[p.median for p in points], mode="lines",
+            name=label + f" (median, 10-90 %{sample})", legendgroup=label,
+            line={"color": FADED, "dash": dash, "width": 2},
+            hovertemplate=f"{label}<br>epoch %{{x}}<br>median %{{y:.4g}}<extra></extra>"))
+
+
 def learning_curves(curves: pd.DataFrame, metric: str, highlight_key: str | None = None,
                     log_y: bool = False, *, top_keys: Sequence[str] | None = None,
                     direction: str | None = None,
-                    max_trials: int = MAX_CURVE_TRIALS) -> go.Figure:
+                    max_trials: int = MAX_CURVE_TRIALS, band: Any = None) -> go.Figure:
     """``metric`` (solid) and ``val_<metric>`` (dashed) against the 1-based epoch, one line
     per trial and execution, from a ``curves_frame``.
 
@@ -91,18 +121,22 @@ def learning_curves(curves: pd.DataFrame, metric: str, highlight_key: str | None
     others are faded. With more than ``max_trials`` trials only the best ``max_trials``
     (``top_keys`` in that order, e.g. the leaderboard's, else the best value of the
     validation metric by ``direction``) and the highlighted one are drawn one by one;
-    the rest become a median line and a 10-90 % band per epoch.
+    the rest become a median line and a 10-90 % band per epoch. With ``band`` (a
+    ``storage.CurveBand`` of the trials not in ``curves``) every trial in ``curves`` is
+    drawn and the band comes from it.
     """
     uirevision = f"learning_curves:{metric}"
     sub = curves[curves["metric"].isin((metric, f"val_{metric}"))]
     if sub.empty:
         return _empty(f"no {metric} recorded yet", uirevision)
     keys = _present_keys(sub["trial_key"])
-    drawn = keys if len(keys) <= max_trials else _pick_trials(sub, metric, top_keys, direction,
-                                                                max_trials)
+    drawn = keys if band is not None or len(keys) <= max_trials else _pick_trials(
+        sub, metric, top_keys, direction, max_trials)
     if highlight_key is not None and highlight_key in keys and highlight_key not in drawn:
         drawn = drawn + [highlight_key]
     fig = go.Figure()
+    if band is not None:
+        _band_traces(fig, band, metric)
     chosen = sub["trial_key"].isin(drawn)
     if not chosen.all():
         rest = sub[~chosen]
@@ -129,6 +163,7 @@ def learning_curves(curves: pd.DataFrame, metric: str, highlight_key: str | None
                 line={"color": colours[key], "dash": "dash" if name.startswith("val_") else "solid",
                       "width": 3.5 if key == highlight_key else 1.5},
                 hovertemplate=f"{label}<br>{plotly_text(name)}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
+    integer_axis(fig, int(sub["epoch"].max()) + 1)
     fig.update_layout(
         uirevision=uirevision, xaxis_title="epoch", yaxis_title=plotly_text(metric),
         legend_title_text="trial (solid: training, dashed: validation)")

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from storage import Epoch, Run, Trial, TrialStatus, plain_json
 from tuning import catalog, strategies
+from tuning.formatting import fmt_number
 from tuning.paths import run_dir
 from tuning.spec.architecture import layer_widths
 
@@ -102,7 +103,7 @@ def _md(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return fmt_number(value)
     return markdown_text(value)
 
 
@@ -153,7 +154,7 @@ def markdown_summary(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch] 
         lines += ["No trial has completed yet.", ""]
     else:
         lines += [f"Trial {_md(best.trial_key)} (number {best.number}) scored "
-                  f"**{best.score:.6g}**.", "", "| Hyperparameter | Value |", "|---|---|"]
+                  f"**{fmt_number(best.score)}**.", "", "| Hyperparameter | Value |", "|---|---|"]
         lines += [f"| {_md(k)} | {_md(v)} |" for k, v in hyperparameters(best).items()]
         lines.append("")
     lines += _manual_markdown(run, trials)
@@ -243,8 +244,8 @@ def _summary_html(run: Run, trials: list[Trial]) -> str:
          + f": {counts}"),
         ("Started", _when(run.started_at)), ("Finished", _when(run.finished_at)),
         ("Best", "no completed trial yet" if best is None else
-         f"{best.trial_key} scored {best.score:.6g} with "
-         + ", ".join(f"{k}={v}" for k, v in hyperparameters(best).items())),
+         f"{best.trial_key} scored {fmt_number(best.score)} with "
+         + ", ".join(f"{k}={fmt_number(v)}" for k, v in hyperparameters(best).items())),
     ]
     description = str(run.spec.get("description") or "")
     if description:
@@ -260,10 +261,11 @@ def _leaderboard_html(run: Run, trials: list[Trial]) -> str:
     board = board[keep].rename(columns=lambda c: c[len(HP_PREFIX):] if c.startswith(HP_PREFIX)
                                else c)
     text = board.select_dtypes(include=["object", "str"]).columns
-    board[text] = board[text].astype(object).where(board[text].notna(), "")
+    board[text] = board[text].astype(object).where(board[text].notna(), "").map(
+        lambda v: fmt_number(v) if isinstance(v, float) else v)  # floats among other values
     # to_html escapes every cell and header (escape=True is its default; said here on purpose).
     return board.to_html(index=False, escape=True, na_rep="", border=0,
-                         float_format=lambda v: f"{v:.6g}")
+                         float_format=fmt_number)
 
 
 def _manual_markdown(run: Run, trials: list[Trial]) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from storage import Run, Trial, TrialStatus
+from storage import Run, Trial, TrialCounts, TrialStatus
 
 STAGE_KEY = "tuner/stage"
 STAGE_HP_KEY = "tuner/stage_hp"
@@ -67,3 +67,15 @@ def pruning_summary(run: Run, trials: Sequence[Trial]) -> PruningSummary | None:
     trained = sum(t.epochs_done for t in trials)
     saved = sum(max(0, budget - t.epochs_done) for t in pruned)
     return PruningSummary(len(pruned), trained, saved)
+
+
+def pruning_summary_of(run: Run, counts: TrialCounts) -> PruningSummary | None:
+    """``pruning_summary`` from counts made in SQL (``Storage.trial_counts``)."""
+    if not run.spec.get("strategy", {}).get("pruning"):
+        return None
+    budget = int(run.spec.get("training", {}).get("epochs", 0)) * int(
+        run.spec.get("strategy", {}).get("executions_per_trial", 1))
+    pruned = counts.count(TrialStatus.PRUNED)
+    trained = counts.epochs_done
+    saved = max(0, pruned * budget - counts.epochs_by_status.get(TrialStatus.PRUNED.value, 0))
+    return PruningSummary(pruned, trained, saved)

@@ -33,6 +33,7 @@ from .kt_compat import (
     retry_queue,
 )
 from .run_control import RunControl, RunEnded, TrialCancelled, TrialEnded
+from .trial_output import LogMark
 
 IDLE_WAIT_S = 0.2
 _FATAL: dict[type, type] = {}
@@ -90,6 +91,7 @@ class TrialInFlight:
     curves: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # execution -> logs
     last_result: Any = None
     param_count: int | None = None
+    log: LogMark | None = None  # where the worker's log stood when the trial began
 
 
 class Recording(NoTensorBoardByDefault, LeanBuild, ExecutionHook):
@@ -154,7 +156,7 @@ class Recording(NoTensorBoardByDefault, LeanBuild, ExecutionHook):
             self._run_id, trial.trial_id, int(trial.trial_id), values,
             bracket=values.get("tuner/bracket"), round=values.get("tuner/round"),
             parent_key=values.get("tuner/trial_id"), worker=self._worker_name)
-        self._trial = TrialInFlight(record.id)
+        self._trial = TrialInFlight(record.id, log=LogMark())
         self.control.trial_began(record.id)
 
     def fit_execution(self, trial, fit):
@@ -285,6 +287,11 @@ class Recording(NoTensorBoardByDefault, LeanBuild, ExecutionHook):
         score = finite_number(kt_trial.score) if scored else None
         self._storage.finish_trial(db_trial_id, status, score=score, metrics=metrics,
                                    message=message, flags=flags)
+        # The whole traceback (KerasTuner's message) and this trial's lines of the log.
+        full = kt_trial.message if kt_trial.message and kt_trial.message != message else None
+        log = state.log.read() if state.log is not None else None
+        if full or log:
+            self._storage.record_trial_output(db_trial_id, traceback=full, log=log)
 
     def _early_stop_flag(self, kt_trial, state: TrialInFlight) -> str | None:
         early = self._spec.get("training", {}).get("early_stopping")

@@ -39,7 +39,7 @@ from storage import (
     plain_json,
 )
 
-from .relay_args import BadArgument, check_call
+from .relay_args import MAX_TEXT, BadArgument, check_call
 from .relay_http import BoundedServer, JsonHandler
 
 MAX_BODY = 1 << 20
@@ -106,6 +106,10 @@ class _Calls:
         self._own_trial(trial_id)
         self.storage.finish_trial(trial_id, status, score=score, metrics=metrics,
                                   message=message, flags=flags)
+
+    def record_trial_output(self, trial_id: int, traceback=None, log=None) -> None:
+        self._own_trial(trial_id)
+        self.storage.record_trial_output(int(trial_id), traceback=traceback, log=log)
 
     def control_flags(self, trial_id=None) -> list[bool]:
         if trial_id is not None:
@@ -311,6 +315,14 @@ class RemoteStorage:
         self._call("finish_trial", trial_id=trial_id, status=TrialStatus(status).value,
                    score=plain_json(score), metrics=plain_json(metrics or {}), message=message,
                    flags=flags)
+
+    def record_trial_output(self, trial_id: int, traceback: str | None = None,
+                            log: str | None = None) -> None:
+        def tail(value: str | None) -> str | None:  # the relay takes MAX_TEXT at most
+            return None if value is None else value[-MAX_TEXT:]
+
+        self._call("record_trial_output", trial_id=trial_id, traceback=tail(traceback),
+                   log=tail(log))
 
     def control_flags(self, run_id: int, trial_id: int | None = None) -> tuple[bool, bool]:
         stop, cancel = self._call("control_flags", trial_id=trial_id)

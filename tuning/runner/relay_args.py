@@ -163,6 +163,8 @@ CALLS: dict[str, dict[str, tuple[Rule, bool]]] = {
                      "score": (optional(number), False),
                      "metrics": (optional(final_metrics), False),
                      "message": (optional(text), False), "flags": (optional(flags), False)},
+    "record_trial_output": {"trial_id": (trial_id, True), "traceback": (optional(text), False),
+                            "log": (optional(text), False)},
     "control_flags": {"trial_id": (optional(trial_id), False)},
     "get_trial_by_key": {"trial_key": (key, True)},
     "list_trials": {},

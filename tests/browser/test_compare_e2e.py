@@ -1,0 +1,36 @@
+"""The compare page in a real browser: a race queued from the Launch page opens it, and a
+deep link to two runs draws their charts."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from e2e import FIRST_DRAW_MS, REACT_MS, chart_count_js, goto, seed, wait_idle
+
+pytestmark = [pytest.mark.browser]
+
+
+def test_a_deep_link_to_two_runs_draws_both(server, page):
+    url, store = server
+    first, second = seed(store, name="first"), seed(store, name="second", trials=4)
+    goto(page, f"{url}/compare?runs={first.id},{second.id}")
+    page.get_by_text("Best of each run").wait_for(timeout=FIRST_DRAW_MS)
+    page.wait_for_function(f"({chart_count_js('best_so_far')})() >= 2", timeout=FIRST_DRAW_MS)
+    page.wait_for_function(f"({chart_count_js('parallel_coordinates')})() >= 1",
+                           timeout=FIRST_DRAW_MS)
+    assert "0.30000000000000004" not in page.content()
+
+
+def test_a_race_opens_the_compare_page(server, page):
+    url, store = server
+    goto(page, url)
+    box = page.get_by_role("combobox", name="Race strategies (same space, one run each)")
+    for option in ("random", "bayesian"):
+        wait_idle(page)
+        box.click()
+        page.get_by_role("option", name=option, exact=True).click(timeout=REACT_MS)
+        page.keyboard.press("Escape")
+    wait_idle(page)
+    page.get_by_role("button", name="Race strategies").click()
+    page.wait_for_url(re.compile(r"/compare\?runs=\d+(%2C|,)\d+"), timeout=REACT_MS)
+    assert len(store.list_runs()) == 2
