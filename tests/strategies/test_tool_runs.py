@@ -70,7 +70,8 @@ def test_batch_size_study_records_time_per_epoch(tmp_path):
         assert t.score == pytest.approx(max(e.metrics["val_accuracy"] for e in epochs))
 
 
-def test_transfer_freezes_exactly_the_layers_asked_for(tmp_path):
+def test_transfer_freezes_exactly_the_layers_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNING_DATA_DIRS", str(tmp_path))  # the saved source model's folder
     spec = digits_spec({"name": "transfer_learning", "frozen_layers": [0, 1, 2],
                         "source": {"classes": [0, 1, 2, 3, 4], "epochs": 3},
                         "target_rows": 200})
@@ -151,7 +152,8 @@ lm.save_to_preset(sys.argv[1])
 """
 
 
-def test_lora_loads_a_users_preset_from_a_local_directory(tmp_path):
+def test_lora_loads_a_users_preset_from_a_local_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNING_DATA_DIRS", str(tmp_path))  # the preset's folder
     import subprocess
     import sys
 
