@@ -44,7 +44,8 @@ class Family:
     defaults: dict[str, Any] | None = None
     # The model is the user's code (``model.module`` and ``model.build``).
     user_code: bool = False
-    # The deep-learning tools (range test, batch-size study, transfer) can train it.
+    # Transfer learning can train it (the range test and the batch-size study train any
+    # Keras family: ``Strategy.any_keras_model``).
     tools: bool = False
 
 

@@ -18,7 +18,14 @@ from storage import Recorder, TrialStatus
 
 from .run_control import RunControl, StopRequested, TimeLimitReached, TrialCancelled, TrialTimedOut
 
-__all__ = ["StopRequested", "TimeLimitReached", "ToolContext", "TrialCancelled", "TrialTimedOut"]
+__all__ = ["StopRequested", "TimeLimitReached", "ToolContext", "ToolRefused", "TrialCancelled",
+           "TrialTimedOut"]
+
+
+class ToolRefused(RuntimeError):
+    """The tool cannot train this run's model (say, its optimizer's learning rate cannot
+    be set): the trial is recorded as failed and the run ends with this message, which
+    says why and the fix."""
 
 
 @dataclass

@@ -92,7 +92,7 @@ def validate_spec(doc: Any) -> dict[str, Any]:
                                       out["search_space"])
     chosen = strategies.find(out["strategy"].get("name"))
     if chosen and chosen.is_tool and family_spec and family_spec.kind == "keras" \
-            and not family_spec.tools:
+            and not family_spec.tools and not chosen.any_keras_model:
         c.fail("strategy.name", f"{chosen.name} trains the shipped MLP, not the "
                f"{family_spec.name} family's model; pick a search strategy (random, bayesian, "
                "hyperband, grid, sequential, random_sampling)", chosen.name)

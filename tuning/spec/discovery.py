@@ -53,12 +53,17 @@ class Discovery:
     data: dict[str, Any] | None = None
     params: int | None = None
     seconds: float = 0.0
+    # The compiled optimizer (class name) and its learning rate when a number sets it
+    # (None for a schedule or a function): the range test needs one it can set.
+    optimizer: str | None = None
+    learning_rate: float | None = None
 
     def to_answer(self) -> dict[str, Any]:
         """Plain data (what the discovery process prints): ``from_answer`` reads it back."""
         err = self.error
         return {"entries": list(self.entries), "builder": self.builder, "data": self.data,
-                "params": self.params, "error": None if err is None else
+                "params": self.params, "optimizer": self.optimizer,
+                "learning_rate": self.learning_rate, "error": None if err is None else
                 {"field": err.field, "where": err.where, "text": err.text}}
 
     @property
@@ -98,7 +103,8 @@ def from_answer(answer: Mapping[str, Any], seconds: float = 0.0) -> Discovery:
     entries = tuple(answer.get("entries") or ())
     return Discovery(entries=entries, space=editable_space(entries),
                      builder=answer.get("builder"), data=answer.get("data"),
-                     params=answer.get("params"),
+                     params=answer.get("params"), optimizer=answer.get("optimizer"),
+                     learning_rate=answer.get("learning_rate"),
                      error=UserCodeError(error["field"], error["where"], error["text"])
                      if error else None, seconds=seconds)
 
@@ -122,11 +128,33 @@ def check_user_model(spec: Mapping[str, Any]) -> tuple[Discovery, list[str]]:
     found = discover(model["module"], model["build"], data=spec["data"], seed=spec["seed"])
     if found.error is not None:
         raise SpecError(problems(found))
+    refusal = rate_problem(spec, found)
+    if refusal:
+        raise SpecError([refusal])
     declared = {e["name"] for e in found.entries}
     notes = [f"search_space.{name} is not declared by {model['build']} on its default path; "
              "it applies if a trial declares it (a loop past its default, or fit)"
              for name in spec["search_space"] if name not in declared]
     return found, notes
+
+
+def rate_problem(spec: Mapping[str, Any], found: Discovery) -> Problem | None:
+    """The tool the spec runs must set the learning rate (the range test; the batch-size
+    study given ``search_space.learning_rate``) and the module's optimizer has none a
+    number sets: the problem to report, else None."""
+    from tuning import strategies
+
+    chosen = strategies.find(spec["strategy"]["name"])
+    if chosen is None or found.optimizer is None or found.learning_rate is not None:
+        return None
+    if not (chosen.sets_learning_rate or (chosen.any_keras_model
+                                          and "learning_rate" in spec["search_space"])):
+        return None
+    build = spec["model"]["build"]
+    return Problem("model.build", f"{chosen.name} sets the learning rate itself, but the "
+                   f"optimizer {found.optimizer} that {build} compiles has no settable "
+                   "learning rate (a schedule or a function sets it); compile it with a "
+                   "number, e.g. keras.optimizers.Adam(learning_rate=1e-3)")
 
 
 def editable_space(entries: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
@@ -213,6 +241,10 @@ def _answer(request: Mapping[str, Any]) -> dict[str, Any]:
         space, model = explore(builder.build)
         out["entries"] = [entry_of(hp) for hp in space.space]
         out["params"] = int(model.count_params()) if model.built else None
+        from tuning.runner.tool_model import compiled_rate
+
+        out["optimizer"] = type(model.optimizer).__name__
+        out["learning_rate"] = compiled_rate(model)
         if request.get("data"):
             from tuning.data import DataError, load_dataset
 

@@ -10,7 +10,7 @@ from typing import Any
 from tuning.catalog import MLP_DEFAULTS, default_direction
 from tuning.insights.curves import diagnose
 from tuning.runner.run_control import StopRequested, TimeLimitReached, TrialCancelled, TrialTimedOut
-from tuning.runner.tool_context import ToolContext
+from tuning.runner.tool_context import ToolContext, ToolRefused
 from tuning.strategies.manual import candidate_values, default_value
 
 MAX_TOOL_TRIALS = 100
@@ -178,6 +178,9 @@ def _run_one(ctx: ToolContext, trial_id: int, values: Mapping[str, Any],
     except TimeLimitReached as exc:
         ctx.finish_trial(trial_id, TrialStatus.STOPPED,
                          message=f"{exc}: this trial was ended early and is not scored")
+        raise
+    except ToolRefused as exc:  # every trial would fail alike: the run ends with why
+        ctx.finish_trial(trial_id, TrialStatus.FAILED, message=str(exc))
         raise
     except TrialCancelled as exc:
         ctx.finish_trial(trial_id, TrialStatus.CANCELLED, message=str(exc))

@@ -1,5 +1,8 @@
 """Batch-size study: one trial per batch size, everything else fixed, so the trade-off
 between speed (seconds per epoch) and generalisation (validation score) is visible.
+Each trial trains a fresh copy of the run's model (the MLP, the CNN, or the user's own
+builder at its defaults: ``tuning.runner.tool_model``), seeded alike, so every batch
+size starts from the same weights.
 
 Strategy fields: ``batch_sizes`` (default [16, 32, 64, 128, 256]), ``scale_learning_rate``
 (default false: when true, each trial's learning rate is the fixed one times
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from tuning import catalog
 
 from ._tools import (
     boolean,
@@ -43,10 +48,16 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
     if "batch_size" in space:
         c.fail("search_space.batch_size", "is what batch_size_study varies; list the sizes in "
                "strategy.batch_sizes and remove it from the search space")
+    scale = boolean(c, "strategy.scale_learning_rate", strategy.get("scale_learning_rate"),
+                    False)
+    spec_family = catalog.FAMILIES.get(family or "")
+    if scale and spec_family and spec_family.user_code and "learning_rate" not in space:
+        c.fail("strategy.scale_learning_rate", "needs the rate to scale: add "
+               'search_space.learning_rate, e.g. {"type": "fixed", "value": 0.001} (it is '
+               "set on your model's optimizer), or set scale_learning_rate to false", scale)
     return {
         "batch_sizes": sizes,
-        "scale_learning_rate": boolean(c, "strategy.scale_learning_rate",
-                                       strategy.get("scale_learning_rate"), False),
+        "scale_learning_rate": scale,
         "base_batch_size": c.integer("strategy.base_batch_size",
                                      strategy.get("base_batch_size", DEFAULT_BASE), 1, 65536),
         "max_trials": len(sizes),
@@ -54,9 +65,15 @@ def check(c: Any, strategy: Mapping[str, Any], kind: str, space: Mapping[str, An
 
 
 def trial_plan(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(trial key, hyperparameters) for each batch size, learning rate scaled if asked."""
+    """(trial key, hyperparameters) for each batch size, learning rate scaled if asked.
+    The user's own model keeps the rate it compiles unless the search space names one
+    (scaling needs one: ``check_user_model``)."""
     strategy = spec["strategy"]
     values = fixed_values(spec)
+    user_code = catalog.FAMILIES[spec["model"]["family"]].user_code
+    if user_code and "learning_rate" not in values:
+        return [(f"bs-{size}", {**values, "batch_size": size})
+                for size in strategy["batch_sizes"]]
     base_lr = float(values.get("learning_rate", 1e-3))
     plan = []
     for size in strategy["batch_sizes"]:
@@ -79,11 +96,13 @@ def _train(ctx: ToolContext, trial_id: int, values: Mapping[str, Any]):
 def _train_once(ctx: ToolContext, trial_id: int, values: Mapping[str, Any], execution: int):
     import keras
 
-    from tuning.runner.models import build_mlp
+    from tuning.runner.tool_model import build_tool_model, settable_rate
 
     data, spec = ctx.dataset, ctx.spec
     keras.utils.set_random_seed(int(spec["seed"]) + execution)
-    model = build_mlp(values, data.x_train.shape[1], data.task, data.n_classes)
+    model = build_tool_model(spec, data, values)  # the same start at every batch size
+    if "learning_rate" in values:  # the user's model may hard-code its rate
+        settable_rate(model, spec, "batch_size_study").assign(float(values["learning_rate"]))
     curve = fit_recorded(ctx, trial_id, model, data.x_train, data.y_train,
                          batch_size=int(values["batch_size"]),
                          epochs=spec["training"]["epochs"],
@@ -101,4 +120,4 @@ STRATEGY = register(Strategy(
     "time per epoch against validation score.",
     ("keras",), check, options=("executions_per_trial",),
     fields=("batch_sizes", "scale_learning_rate", "base_batch_size"),
-    run=run, distributable=False, panel="batch_size"))
+    run=run, distributable=False, panel="batch_size", any_keras_model=True))

@@ -1,5 +1,7 @@
-"""Learning-rate range test: one trial trains the MLP for a few hundred batches while the
-learning rate rises exponentially, and records loss against learning rate.
+"""Learning-rate range test: one trial trains the run's model (the MLP, the CNN, or the
+user's own builder at its defaults: ``tuning.runner.tool_model``) for a few hundred
+batches while the compiled optimizer's learning rate rises exponentially, and records
+loss against learning rate. A model whose optimizer has no settable rate is refused.
 
 Each batch is recorded as one "epoch" row: ``{"lr", "loss", "smoothed_loss"}``. The test
 stops once the smoothed loss exceeds 4 times its minimum. The trial's metrics hold
@@ -59,13 +61,13 @@ def _range_test(ctx: ToolContext, trial_id: int, values: Mapping[str, Any]):
     import keras
     import numpy as np
 
-    from tuning.runner.models import build_mlp
+    from tuning.runner.tool_model import build_tool_model, settable_rate
 
     strategy, data = ctx.spec["strategy"], ctx.dataset
     seed = int(ctx.spec["seed"])
     keras.utils.set_random_seed(seed)
-    model = build_mlp({**values, "learning_rate": strategy["min_lr"]}, data.x_train.shape[1],
-                      data.task, data.n_classes)
+    model = build_tool_model(ctx.spec, data, {**values, "learning_rate": strategy["min_lr"]})
+    rate = settable_rate(model, ctx.spec, "lr_range_test")
     batch = min(int(values["batch_size"]), len(data.x_train))
     rng = np.random.default_rng(seed)
     order, position = rng.permutation(len(data.x_train)), 0
@@ -77,7 +79,7 @@ def _range_test(ctx: ToolContext, trial_id: int, values: Mapping[str, Any]):
             order, position = rng.permutation(len(data.x_train)), 0
         rows = order[position:position + batch]
         position += batch
-        model.optimizer.learning_rate.assign(lr)
+        rate.assign(lr)
         loss = float(model.train_on_batch(data.x_train[rows], data.y_train[rows],
                                           return_dict=True)["loss"])
         smoothed = smoother.update(loss)
@@ -103,4 +105,4 @@ STRATEGY = register(Strategy(
     ("keras",), check, options=(),
     fields=("min_lr", "max_lr", "steps"),
     run=run, distributable=False, panel="lr_range",
-    sets_learning_rate=True))
+    sets_learning_rate=True, any_keras_model=True))

@@ -99,6 +99,8 @@ def default_value(name: str, hp: Mapping[str, Any], family: str | None) -> Any:
 def _family_default(name: str, family: str | None) -> Any:
     if family == "mlp":
         return catalog.MLP_DEFAULTS.get(name)
+    if family == "cnn":
+        return catalog.CNN_DEFAULTS.get(name)
     if family in catalog.FAMILIES:
         import importlib
 

@@ -65,7 +65,9 @@ class Strategy:
     ``import_fallback``: the strategy an imported project is taken for when nothing
     else matches; ``sets_learning_rate``: it drives the learning rate itself, so no
     ``training.lr_schedule`` applies (the range test); ``early_stopping``: the launch
-    form offers ``training.early_stopping`` for it.
+    form offers ``training.early_stopping`` for it; ``any_keras_model``: a tool that
+    trains any Keras family's model, the CNN's and the user's own included (other tools
+    train only the families whose ``catalog.Family.tools`` is set).
     """
     name: str
     label: str
@@ -88,6 +90,7 @@ class Strategy:
     import_fallback: bool = False
     sets_learning_rate: bool = False
     early_stopping: bool = True
+    any_keras_model: bool = False
 
     def __post_init__(self) -> None:
         if self.run is not None:  # a tool runs its own trial loop in one process
