@@ -119,11 +119,48 @@ def test_validation_refuses_a_rate_schedule_from_the_discovery_report(user_dir):
     assert problem.field == "model.build"
     assert "optimizer SGD that build_scheduled compiles has no settable learning rate" \
         in problem.message
-    # A search of the same model is not refused: only the tools set the rate.
+    # A search of the same model is refused only if its space sets the rate.
     spec = validate_spec(custom(user_dir, {"name": "random", "max_trials": 1},
                                 build="build_scheduled"))
     found, _ = check_user_model(spec)
     assert found.optimizer == "SGD" and found.learning_rate is None
+    spec = validate_spec(custom(user_dir, {"name": "random", "max_trials": 1},
+                                space={"learning_rate": {"type": "fixed", "value": 0.01}},
+                                build="build_scheduled"))
+    with pytest.raises(SpecError) as err:
+        check_user_model(spec)
+    assert "search_space.learning_rate is set on the compiled optimizer, but the optimizer " \
+        "SGD" in err.value.problems[0].message
+
+
+def test_a_searched_learning_rate_is_set_on_a_custom_models_optimizer(user_dir):
+    import keras
+
+    spec = custom(user_dir, {"name": "grid"},
+                  space={"units": {"type": "fixed", "value": 2},
+                         "learning_rate": {"type": "fixed", "value": 0.0375}})
+    storage, run_id, result = run_spec(user_dir, spec)
+    assert result.returncode == 0, result.stderr
+    model = keras.models.load_model(user_dir / "t-runs" / f"run-{run_id}" / "best_model.keras")
+    # The module compiles Adam at its own "lr" (0.001 to 0.01); the spec's rate wins.
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0375)
+
+
+def test_validation_of_the_tools_for_a_custom_model(user_dir):
+    from tuning.spec import SpecError, validate_spec
+
+    base = {"data": {"source": "sklearn", "name": "iris"},
+            "model": {"family": "custom", "module": str(user_dir / "my_model.py")}}
+    validate_spec({**base, "strategy": {"name": "lr_range_test"}})
+    validate_spec({**base, "strategy": {"name": "batch_size_study", "batch_sizes": [8, 16]}})
+    with pytest.raises(SpecError) as err:
+        validate_spec({**base, "strategy": {"name": "batch_size_study",
+                                            "scale_learning_rate": True}})
+    assert [p.field for p in err.value.problems] == ["strategy.scale_learning_rate"]
+    assert "add search_space.learning_rate" in err.value.problems[0].message
+    with pytest.raises(SpecError) as err:
+        validate_spec({**base, "strategy": {"name": "transfer_learning"}})
+    assert "strategy.name" in [p.field for p in err.value.problems]
 
 
 def test_range_test_on_the_cnn(tmp_path):

@@ -99,10 +99,18 @@ class CustomHyperModel(kt.HyperModel):
         self.module, self.build_name, self.batch_size = module, build, batch_size
         self._builder: Builder | None = None
 
+    # The spec's search space names ``learning_rate``: each build sets it on the compiled
+    # optimizer, so it applies even where the module names its rate otherwise or fixes it
+    # (a range test's follow-up run searches ``learning_rate``).
+    sets_rate = False
+
     @classmethod
     def for_run(cls, spec: Any, dataset: Any) -> CustomHyperModel:
         model = spec["model"]
-        return cls(model["module"], model["build"], spec["training"]["batch_size"])
+        hypermodel = cls(model["module"], model["build"], spec["training"]["batch_size"])
+        hypermodel.sets_rate = "learning_rate" in spec["search_space"]
+        hypermodel.spec = spec
+        return hypermodel
 
     @property
     def builder(self) -> Builder:
@@ -112,9 +120,19 @@ class CustomHyperModel(kt.HyperModel):
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         try:
-            return self.builder.build(hp)
+            model = self.builder.build(hp)
         except UserCodeError as exc:
             raise kt.errors.FailedTrialError(str(exc)) from None
+        if self.sets_rate and hp.values.get("learning_rate") is not None:
+            from .tool_context import ToolRefused
+            from .tool_model import settable_rate
+
+            try:
+                rate = settable_rate(model, self.spec, "search_space.learning_rate")
+            except ToolRefused as exc:
+                raise kt.errors.FailedTrialError(str(exc)) from None
+            rate.assign(float(hp.values["learning_rate"]))
+        return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         if self.builder.kind == "hypermodel":

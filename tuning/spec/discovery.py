@@ -139,22 +139,24 @@ def check_user_model(spec: Mapping[str, Any]) -> tuple[Discovery, list[str]]:
 
 
 def rate_problem(spec: Mapping[str, Any], found: Discovery) -> Problem | None:
-    """The tool the spec runs must set the learning rate (the range test; the batch-size
-    study given ``search_space.learning_rate``) and the module's optimizer has none a
+    """The run must set the compiled optimizer's learning rate (the range test does;
+    a ``search_space.learning_rate`` is set on it) and the module's optimizer has none a
     number sets: the problem to report, else None."""
     from tuning import strategies
 
     chosen = strategies.find(spec["strategy"]["name"])
-    if chosen is None or found.optimizer is None or found.learning_rate is not None:
+    if found.optimizer is None or found.learning_rate is not None:
         return None
-    if not (chosen.sets_learning_rate or (chosen.any_keras_model
-                                          and "learning_rate" in spec["search_space"])):
+    if chosen is not None and chosen.sets_learning_rate:
+        who = f"{chosen.name} sets the learning rate itself"
+    elif "learning_rate" in spec["search_space"]:
+        who = "search_space.learning_rate is set on the compiled optimizer"
+    else:
         return None
-    build = spec["model"]["build"]
-    return Problem("model.build", f"{chosen.name} sets the learning rate itself, but the "
-                   f"optimizer {found.optimizer} that {build} compiles has no settable "
-                   "learning rate (a schedule or a function sets it); compile it with a "
-                   "number, e.g. keras.optimizers.Adam(learning_rate=1e-3)")
+    return Problem("model.build", f"{who}, but the optimizer {found.optimizer} that "
+                   f"{spec['model']['build']} compiles has no settable learning rate (a "
+                   "schedule or a function sets it); compile it with a number, e.g. "
+                   "keras.optimizers.Adam(learning_rate=1e-3)")
 
 
 def editable_space(entries: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
