@@ -148,6 +148,11 @@ def test_a_searched_learning_rate_is_set_on_a_custom_models_optimizer(user_dir):
     optimizer = config["compile_config"]["optimizer"]["config"]
     # The module compiles Adam at its own "lr" (0.001 to 0.01); the spec's rate wins.
     assert float(optimizer["learning_rate"]) == pytest.approx(0.0375)
+    # The rebuild script sets it too.
+    from tuning.insights.reports import rebuild_script
+
+    script = rebuild_script(storage.get_run(run_id), storage.list_trials(run_id))
+    assert "SET_LEARNING_RATE = 0.0375" in script
 
 
 def test_validation_of_the_tools_for_a_custom_model(user_dir):

@@ -55,6 +55,8 @@ def main():
     hp.values.update(HYPERPARAMETERS)  # your hp.Int(...) calls return these values
     hypermodel = builder() if isinstance(builder, type) else None
     model = hypermodel.build(hp) if hypermodel is not None else builder(hp)
+    if SET_LEARNING_RATE is not None:  # the spec's learning_rate, set on your optimizer
+        model.optimizer.learning_rate.assign(SET_LEARNING_RATE)
     model.summary()
     callbacks = [keras.callbacks.EarlyStopping(**EARLY_STOPPING)] if EARLY_STOPPING else []
     fit = dict(validation_data=(dataset.x_val, dataset.y_val), epochs=EPOCHS, verbose=2,
@@ -100,6 +102,10 @@ def user_model_script(run: Run, best: Trial | None, spec: Mapping[str, Any],
         "EPOCHS": int(values.get("tuner/epochs") or training.get("epochs") or 1),
         "EARLY_STOPPING": training.get("early_stopping") or None,
         "BATCH_SIZE": int(values.get("batch_size") or training.get("batch_size") or 32),
+        # As the run did (custom_model.CustomHyperModel.sets_rate).
+        "SET_LEARNING_RATE": float(values["learning_rate"])
+        if "learning_rate" in spec.get("search_space", {}) and values.get("learning_rate")
+        is not None else None,
     }
     lines = "\n".join(f"{name} = {pprint.pformat(value, width=88, sort_dicts=False)}"
                       for name, value in constants.items())
