@@ -79,10 +79,13 @@ class Recorder(Protocol):
 
     def finish_trial(self, trial_id: int, status: TrialStatus, score: float | None = None,
                      metrics: Mapping[str, Any] | None = None, message: str | None = None,
-                     flags: list[str] | None = None) -> None:
+                     flags: list[str] | None = None,
+                     hyperparameters: Mapping[str, Any] | None = None) -> None:
         """Record how a trial ended. A non-finite ``score`` is stored as None. Finishing
         a finished trial again overwrites status, score, metrics and message; ``flags``
-        are replaced only when given."""
+        are replaced only when given, and so are ``hyperparameters`` (a define-by-run
+        builder registers entries while it builds, after the trial began: a user's
+        ``hp.Int(f"units_{i}", ...)`` inside a loop)."""
         ...
 
     def record_trial_output(self, trial_id: int, traceback: str | None = None,

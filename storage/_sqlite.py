@@ -517,7 +517,8 @@ class Storage(PageReads):
 
     def finish_trial(self, trial_id: int, status: TrialStatus, score: float | None = None,
                      metrics: Mapping[str, Any] | None = None, message: str | None = None,
-                     flags: list[str] | None = None) -> None:
+                     flags: list[str] | None = None,
+                     hyperparameters: Mapping[str, Any] | None = None) -> None:
         score = plain_json(score)
         if score is not None:
             score = float(score)
@@ -529,9 +530,11 @@ class Storage(PageReads):
                 raise NotFoundError(f"trial {trial_id} does not exist")
             conn.execute(
                 "UPDATE trials SET status = ?, score = ?, metrics = ?, message = ?, "
-                "finished_at = ?, flags = COALESCE(?, flags), rev = ? WHERE id = ?",
+                "finished_at = ?, flags = COALESCE(?, flags), "
+                "hyperparameters = COALESCE(?, hyperparameters), rev = ? WHERE id = ?",
                 (TrialStatus(status).value, score, _dumps(metrics or {}), message, time.time(),
                  json.dumps(flags) if flags is not None else None,
+                 _dumps(hyperparameters) if hyperparameters is not None else None,
                  self._next_rev(conn, int(row[0])), trial_id))
 
     def record_trial_output(self, trial_id: int, traceback: str | None = None,

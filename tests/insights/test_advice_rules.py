@@ -309,6 +309,30 @@ def test_architecture_is_silent_when_every_trial_is_healthy(storage):
     assert suggestions(storage, run, "architecture") == []
 
 
+def cnn_run(storage, blocks):
+    doc = spec(MLP, name="digits cnn", model={"family": "cnn"},
+               search_space={"conv_blocks": {"type": "int", "min": 1, "max": 5},
+                             "learning_rate": {"type": "float", "min": 1e-4, "max": 1e-2,
+                                               "sampling": "log"}})
+    trials = [trial({"conv_blocks": b, "learning_rate": 1e-3}, 0.9 - 0.1 * max(0, b - 3)
+                    + 0.01 * i) for i, b in enumerate(blocks)]
+    return stored_run(storage, doc, trials)
+
+
+def test_cnn_architecture_fires_when_blocks_that_see_one_pixel_score_worse(storage):
+    run = cnn_run(storage, [1, 2, 4, 5, 3, 4, 2])  # digits are 8 x 8: block 4 sees 1 x 1
+    [s] = suggestions(storage, run, "cnn_architecture")
+    assert (s.changes[0].field, s.changes[0].new) == ("search_space.conv_blocks.max", 3)
+    assert "too deep" in s.title and set(s.trials) == {"2", "3", "5"}
+
+
+def test_cnn_architecture_is_silent_when_every_trial_is_healthy(storage):
+    run = cnn_run(storage, [1, 2, 3, 2, 3, 1, 2])
+    assert suggestions(storage, run, "cnn_architecture") == []
+    assert suggestions(storage, arch_run(storage, [4, 8, 32, 48, 64, 4, 40]),
+                       "cnn_architecture") == []  # an MLP's run is the other rule's
+
+
 # -- race --------------------------------------------------------------------------------
 
 

@@ -148,6 +148,20 @@ def test_a_hypermodel_whose_fit_tunes_the_batch_size(user_dir):
     assert all(t.status is TrialStatus.COMPLETED for t in trials)
 
 
+def test_entries_registered_after_the_trial_began_are_in_its_record(user_dir):
+    """The HyperModel's fit registers ``batch_size`` while the trial runs (the spec does
+    not name it): the stored trial carries it, with the value the trial used."""
+    spec = custom(user_dir, {"name": "random", "max_trials": 1}, epochs=1,
+                  module="tiny_hypermodel.py", build="Tiny",
+                  space={"units": {"type": "fixed", "value": 2}})
+    storage, run_id, result = run_spec(user_dir, spec)
+    assert result.returncode == 0, result.stderr
+    (trial,) = storage.list_trials(run_id)
+    assert trial.status is TrialStatus.COMPLETED, trial.message
+    assert trial.hyperparameters["batch_size"] in (8, 64)
+    assert trial.hyperparameters["units"] == 2
+
+
 def test_a_model_that_cannot_be_built_fails_the_run_with_the_users_message(user_dir):
     spec = custom(user_dir, {"name": "random", "max_trials": 2}, build="BatchTuned")
     storage, run_id, result = run_spec(user_dir, spec)

@@ -248,6 +248,20 @@ def test_finishing_again_overwrites_the_result_and_keeps_flags_unless_given(benc
     assert r.get_trial_by_key(bench.run_id, "t0").flags == ()
 
 
+def test_finishing_with_hyperparameters_replaces_them_and_without_keeps_them(bench):
+    """A define-by-run builder (or a HyperModel's fit) registers entries after the trial
+    began: the finished record carries them."""
+    r = bench.recorder
+    trial = r.begin_trial(bench.run_id, "t0", 0, {"layers": 2})
+    r.finish_trial(trial.id, TrialStatus.COMPLETED, score=0.5,
+                   hyperparameters={"layers": 2, "units_1": np.int64(16)})
+    done = r.get_trial_by_key(bench.run_id, "t0")
+    assert dict(done.hyperparameters) == {"layers": 2, "units_1": 16}
+    r.finish_trial(trial.id, TrialStatus.COMPLETED, score=0.6)
+    assert dict(r.get_trial_by_key(bench.run_id, "t0").hyperparameters) == {
+        "layers": 2, "units_1": 16}
+
+
 def test_records_already_returned_never_change(bench):
     r = bench.recorder
     trial = r.begin_trial(bench.run_id, "t0", 0, {"units": 16})

@@ -13,6 +13,7 @@ import keras_tuner as kt
 
 from tuning import catalog
 from tuning.spec.architecture import layer_widths
+from tuning.spec.cnn_architecture import image_shape
 
 
 def declare(hp: kt.HyperParameters, name: str, definition: Mapping[str, Any]) -> Any:
@@ -100,21 +101,6 @@ class MLPHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         batch_size = hp.values.get("batch_size", self.batch_size)
         return model.fit(*args, batch_size=int(batch_size), **kwargs)
-
-
-def image_shape(sample: tuple[int, ...]) -> tuple[int, ...]:
-    """The (height, width, channels) a CNN sees for samples of shape ``sample``: images
-    as they are, a 2-D sample as one channel, a flat square row (digits' 64 pixels,
-    MNIST's 784) as a square one-channel image."""
-    if len(sample) == 3:
-        return tuple(sample)
-    if len(sample) == 2:
-        return (*sample, 1)
-    side = round(sample[0] ** 0.5)
-    if len(sample) == 1 and side * side == sample[0]:
-        return (side, side, 1)
-    raise ValueError(f"samples of shape {sample} are not images; the cnn family takes "
-                     "images, or rows of a square number of pixels")
 
 
 def build_cnn(values: Mapping[str, Any], sample: tuple[int, ...], task: str,

@@ -22,7 +22,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from storage import Recorder, TrialStatus
+from storage import Recorder, TrialStatus, plain_json
 from tuning.insights.curves import diagnose, finite_number, median_rule
 
 from .kt_compat import (
@@ -285,8 +285,10 @@ class Recording(NoTensorBoardByDefault, LeanBuild, ExecutionHook):
             self._remember_curve(curves, first_epoch)
         scored = status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
         score = finite_number(kt_trial.score) if scored else None
+        # Entries the builder registered while it built (define-by-run) join the record.
+        values = plain_json(dict(kt_trial.hyperparameters.values))
         self._storage.finish_trial(db_trial_id, status, score=score, metrics=metrics,
-                                   message=message, flags=flags)
+                                   message=message, flags=flags, hyperparameters=values)
         # The whole traceback (KerasTuner's message) and this trial's lines of the log.
         full = kt_trial.message if kt_trial.message and kt_trial.message != message else None
         log = state.log.read() if state.log is not None else None

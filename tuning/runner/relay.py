@@ -102,10 +102,11 @@ class _Calls:
         self.storage.record_epoch(trial_id, execution, epoch, metrics)
 
     def finish_trial(self, trial_id: int, status: TrialStatus, score=None, metrics=None,
-                     message=None, flags=None) -> None:
+                     message=None, flags=None, hyperparameters=None) -> None:
         self._own_trial(trial_id)
         self.storage.finish_trial(trial_id, status, score=score, metrics=metrics,
-                                  message=message, flags=flags)
+                                  message=message, flags=flags,
+                                  hyperparameters=hyperparameters)
 
     def record_trial_output(self, trial_id: int, traceback=None, log=None) -> None:
         self._own_trial(trial_id)
@@ -311,10 +312,12 @@ class RemoteStorage:
                    metrics={k: _metric(v) for k, v in metrics.items()})
 
     def finish_trial(self, trial_id: int, status: TrialStatus, score=None, metrics=None,
-                     message=None, flags=None) -> None:
+                     message=None, flags=None, hyperparameters=None) -> None:
+        extra = {} if hyperparameters is None else {
+            "hyperparameters": plain_json(hyperparameters)}
         self._call("finish_trial", trial_id=trial_id, status=TrialStatus(status).value,
                    score=plain_json(score), metrics=plain_json(metrics or {}), message=message,
-                   flags=flags)
+                   flags=flags, **extra)
 
     def record_trial_output(self, trial_id: int, traceback: str | None = None,
                             log: str | None = None) -> None:

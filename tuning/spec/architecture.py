@@ -164,10 +164,12 @@ def architecture_warnings(spec: Mapping[str, Any], n_features: int, n_outputs: i
 
 
 def spec_warnings(spec: Mapping[str, Any]) -> list[str]:
-    """``architecture_warnings`` for a normalised spec, reading its data set for the sizes
+    """``architecture_warnings`` (or, for the CNN, ``cnn_architecture.cnn_warnings``) for a
+    normalised spec, reading its data set for the sizes
     (no TensorFlow). A data set that cannot be read gives no warnings here: the spec
     validator and the run report that problem themselves."""
-    if spec.get("model", {}).get("family") != "mlp":
+    family = spec.get("model", {}).get("family")
+    if family not in ("mlp", "cnn"):
         return []
     from tuning.data import DataError, load_dataset
 
@@ -175,8 +177,12 @@ def spec_warnings(spec: Mapping[str, Any]) -> list[str]:
         data = load_dataset(dict(spec["data"]), int(spec.get("seed", 42)))
     except (DataError, KeyError, ValueError):
         return []
-    return architecture_warnings(spec, data.x_train.shape[1],
-                                 output_width(data.task, data.n_classes), len(data.x_train))
+    outputs = output_width(data.task, data.n_classes)
+    if family == "cnn":
+        from .cnn_architecture import cnn_warnings
+
+        return cnn_warnings(spec, tuple(data.x_train.shape[1:]), outputs, len(data.x_train))
+    return architecture_warnings(spec, data.x_train.shape[1], outputs, len(data.x_train))
 
 
 # -- search-space templates ---------------------------------------------------------

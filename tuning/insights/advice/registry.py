@@ -15,7 +15,7 @@ from .context import RunContext
 from .suggestion import Suggestion
 
 BUILT_IN = ("edges", "importance", "curve_rules", "epochs", "pruning", "noise", "budget",
-            "architecture", "race", "dead_zone")
+            "architecture", "cnn_architecture", "race", "dead_zone")
 
 
 @dataclass(frozen=True)
