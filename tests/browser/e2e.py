@@ -147,7 +147,6 @@ def seed(store: Storage, name: str = "e2e mlp", trials: int = 6, epochs: int = 4
     """A run with trials and curves written as a worker would; the last one still running
     when ``running``. Returns the run."""
     from tuning.runner.control import queue_run
-
     from tuning.runner.liveness import process_identity
 
     run = queue_run(store, dict(spec or MLP_SPEC, name=name))
