@@ -9,12 +9,13 @@ user's (their file, line and exception) under the model field.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from tuning.data.uploads import UploadError, paths_in_use, store_upload
+from tuning.insights.escaping import markdown_text
 from tuning.paths import MODULE_UPLOAD_ENV, module_uploads_allowed, python_files, uploads_dir
 from tuning.spec.discovery import Discovery, discover, from_answer
 
@@ -38,20 +39,14 @@ def discovered(module: str, build: str) -> Discovery:
     return from_answer(answer, answer.get("seconds", 0.0))
 
 
-def save_module_upload(upload: Any, db_path: str) -> Path:
-    """An uploaded module, stored under a name made from its content (never its own)."""
-    content = upload.getvalue()
-    folder = uploads_dir(db_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"module_{hashlib.sha256(content).hexdigest()[:24]}.py"
-    if not path.exists():
-        partial = path.with_suffix(".part")
-        partial.write_bytes(content)
-        os.replace(partial, path)
-    return path
+def save_module_upload(upload: Any, storage: Any) -> Path:
+    """An uploaded module, stored under a name made from its content (never its own),
+    within the uploads quota (``tuning.data.uploads``), as CSV uploads are."""
+    return store_upload(upload.getvalue(), uploads_dir(storage.path),
+                        paths_in_use(storage.list_runs()), module=True)
 
 
-def model_fields(state: Any, db_path: str) -> Discovery | None:
+def model_fields(state: Any, storage: Any) -> Discovery | None:
     """Draw the module and builder fields; return the discovery (None until a module is
     chosen). Sets ``state["f_module"]``, which the spec is made from."""
     pending = state.pop("f_module_pending", None)
@@ -76,12 +71,15 @@ def model_fields(state: Any, db_path: str) -> Discovery | None:
         upload = st.file_uploader("…or upload a module (.py)", type=["py"], key="f_module_upload")
         st.caption(f"Uploads are on ({MODULE_UPLOAD_ENV}): an uploaded module runs in the "
                    "worker with the dashboard's rights.")
-        if upload is not None:
-            saved = str(save_module_upload(upload, db_path))
-            if state.get("f_module_uploaded") != saved:
-                state["f_module_uploaded"] = saved
-                state["f_module_pending"] = saved
-                st.rerun()
+        try:
+            saved = None if upload is None else str(save_module_upload(upload, storage))
+        except (OSError, UploadError) as exc:
+            saved = None
+            st.error(f"The module could not be saved: {markdown_text(exc)}")
+        if saved is not None and state.get("f_module_uploaded") != saved:
+            state["f_module_uploaded"] = saved
+            state["f_module_pending"] = saved
+            st.rerun()
     else:
         st.caption("Uploading a module is off: it would run a browser user's code. Whoever "
                    f"starts the dashboard can turn it on with {MODULE_UPLOAD_ENV}=1.")

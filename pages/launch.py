@@ -272,7 +272,7 @@ st.caption(f"Families that can do {task}. "
            + ("Trained with Keras in a worker process." if kind == "keras"
               else "Fitted with scikit-learn, scored by cross-validation."))
 user_model = catalog.FAMILIES[family].user_code
-found = model_fields(state, storage.path) if user_model else None
+found = model_fields(state, storage) if user_model else None
 sections["model"] = st.container()
 
 # -- search space ----------------------------------------------------------------------

@@ -147,9 +147,12 @@ def seed(store: Storage, name: str = "e2e mlp", trials: int = 6, epochs: int = 4
     """A run with trials and curves written as a worker would; the last one still running
     when ``running``. Returns the run."""
     from tuning.runner.control import queue_run
+    from tuning.runner.liveness import process_identity
 
     run = queue_run(store, dict(spec or MLP_SPEC, name=name))
-    assert store.claim_run(run.id, pid=os.getpid())
+    # Held by this test's process, as a worker holds it: alive for as long as the test runs
+    # (without the identity, a slow machine's stale heartbeat would mark it interrupted).
+    assert store.claim_run(run.id, pid=os.getpid(), identity=process_identity(os.getpid()))
     for number in range(trials):
         trial = store.begin_trial(run.id, f"t{number:02d}", number,
                                   {"units": 16 * (1 + number % 4), "dropout": 0.1 + 0.2})

@@ -9,6 +9,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.fuzz import case, report_fuzz_cases  # noqa: F401 (autouse)
 from tuning.data import DataError, inspect_csv
 
 FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=500,
@@ -51,6 +52,7 @@ FILES = st.one_of(tables(), st.binary(max_size=400),
 @given(FILES, st.sampled_from([None, "y", "a", ""]), st.sampled_from(
     ["auto", "classification", "regression"]))
 def test_any_file_gets_a_summary_or_a_data_error(tmp_path, content, target, task):
+    case("test_any_file_gets_a_summary_or_a_data_error")
     # tmp_path is a data folder (conftest). A fresh name each time: the reader remembers
     # files by path, size and mtime.
     path = os.path.join(tmp_path, f"f{next(_names)}.csv")

@@ -104,3 +104,36 @@ def test_paths_in_use_are_the_runs_data_paths(tmp_path):
             SimpleNamespace(spec={"data": {"source": "sklearn", "name": "iris"}}),
             SimpleNamespace(spec={})]
     assert paths_in_use(runs) == {os.path.realpath(tmp_path / "a.csv")}
+
+
+def _module(n: int, size: int = 100) -> bytes:
+    head = f"def build_model(hp):  # {n}\n".encode()
+    return head + b"#" * (size - len(head))
+
+
+def test_uploaded_modules_share_the_quota_and_the_clean_up(tmp_path):
+    """A ``module_*.py`` upload counts against the quota beside the CSV files, is cleaned
+    when old and unused, and is never deleted while a run names it as its model's or its
+    data loader's module; other files in the folder are not the quota's to delete."""
+    limits = Limits(quota_bytes=300, max_files=10, keep_s=30 * DAY)
+    old = store_upload(_module(3), tmp_path, set(), limits, now=NOW - 40 * DAY, module=True)
+    model = store_upload(_module(1), tmp_path, set(), limits, now=NOW - 3, module=True)
+    loader = store_upload(_module(2), tmp_path, set(), limits, now=NOW - 2, module=True)
+    assert model.name.startswith("module_") and model.suffix == ".py"
+    assert not old.exists()  # cleaned when ``model`` was stored: old and unused
+    mine = tmp_path / "notes.py"
+    mine.write_text("x = 1\n")
+    _age(mine, 400)
+    runs = [SimpleNamespace(spec={"model": {"module": str(model)},
+                                  "data": {"source": "csv", "module": str(loader)}})]
+    in_use = paths_in_use(runs)
+    assert in_use == {os.path.realpath(model), os.path.realpath(loader)}
+    csv = store_upload(_csv(1), tmp_path, in_use, limits, now=NOW - 1)
+    assert model.exists() and loader.exists() and csv.exists()
+    # The modules runs name and the CSV fill the quota: room is made from the CSV alone.
+    again = store_upload(_csv(2), tmp_path, in_use, limits, now=NOW)
+    assert not csv.exists() and again.exists() and model.exists() and loader.exists()
+    with pytest.raises(UploadError, match="runs use its 3 files"):
+        store_upload(_module(4, size=150), tmp_path, in_use | {os.path.realpath(again)},
+                     limits, now=NOW, module=True)
+    assert mine.exists()

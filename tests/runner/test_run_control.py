@@ -8,6 +8,7 @@ from storage import RunStatus, TrialStatus
 from tuning.runner.run_control import (
     EXIT_DONE,
     EXIT_RECYCLE,
+    SIGNALLED_STOP,
     Recycle,
     RunControl,
     RunEnded,
@@ -168,3 +169,31 @@ def test_ctrl_c_stops_the_run_in_the_words_of_whoever_was_interrupted(storage, r
                     interrupted="interrupted in the script (Ctrl-C)") == EXIT_DONE
     run = storage.get_run(running)
     assert run.status is RunStatus.STOPPED and run.error == "interrupted in the script (Ctrl-C)"
+
+
+@pytest.fixture
+def signalled():
+    """This process was sent SIGTERM (the handler's flag), cleared again afterwards."""
+    SIGNALLED_STOP.event.set()
+    yield
+    SIGNALLED_STOP.clear()
+
+
+@pytest.mark.parametrize("outcome", [
+    None, Recycle("worker recycled"), TimeLimitReached("time limit of 5 s reached after 6 s")])
+def test_a_sigterm_no_boundary_saw_still_ends_the_run_stopped(storage, running, signalled,
+                                                              outcome):
+    """The signal landed after the search's last check (in the heartbeat's write after the
+    last fold): the run is not reported completed, nor handed back to the queue."""
+    trial = storage.begin_trial(running, "0", 0, {})
+    storage.finish_trial(trial.id, TrialStatus.COMPLETED, score=0.5)
+    saved = []
+    assert conclude(storage, running, outcome, save_best=lambda: saved.append(1)) == EXIT_DONE
+    run = storage.get_run(running)
+    assert run.status is RunStatus.STOPPED and run.error is None and not saved
+
+
+def test_a_sigterm_does_not_hide_a_failure(storage, running, signalled):
+    conclude(storage, running, ValueError("bad shape"), log=False)
+    run = storage.get_run(running)
+    assert run.status is RunStatus.FAILED and run.error == "ValueError: bad shape"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from storage import Storage
 from tests.faults.kit import db_fingerprint
+from tests.support.fuzz import case, report_fuzz_cases  # noqa: F401 (autouse)
 from tuning import cli
 from tuning.spec import SpecError, parse_spec_text, validate_spec
 
@@ -87,12 +88,14 @@ def _check_answer(doc: Any) -> None:
 @FUZZ
 @given(mutated_specs())
 def test_mutated_specs_get_a_spec_or_a_spec_error(doc):
+    case("test_mutated_specs_get_a_spec_or_a_spec_error")
     _check_answer(doc)
 
 
 @FUZZ
 @given(VALUES)
 def test_arbitrary_documents_get_a_spec_or_a_spec_error(doc):
+    case("test_arbitrary_documents_get_a_spec_or_a_spec_error")
     _check_answer(doc)
 
 
@@ -109,6 +112,7 @@ TEXT_PIECES = st.sampled_from(['{', '}', '[', ']', ',', ':', '"seed"', '"name"',
         lambda t: (lambda s: s[:t[1]] + t[2] + s[t[1]:])(json.dumps(t[0]))),
 ))
 def test_spec_text_gets_a_value_or_a_spec_error(text):
+    case("test_spec_text_gets_a_value_or_a_spec_error")
     try:
         doc = parse_spec_text(text)
     except SpecError as exc:
@@ -121,6 +125,7 @@ def test_spec_text_gets_a_value_or_a_spec_error(text):
 @settings(FUZZ, max_examples=60)
 @given(mutated_specs())
 def test_a_refused_spec_changes_nothing_stored(tmp_path_factory, doc):
+    case("test_a_refused_spec_changes_nothing_stored")
     try:
         validate_spec(copy.deepcopy(doc))
     except SpecError:

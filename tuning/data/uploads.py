@@ -1,10 +1,13 @@
-"""The uploads folder: CSV files users upload on the Launch page, kept within a quota.
+"""The uploads folder: CSV files and model modules (``module_*.py``, when
+``TUNING_ALLOW_MODULE_UPLOAD`` allows them) users upload on the Launch page, kept within
+one quota.
 
 Each upload is stored under a name made from its content (the same file uploaded twice
 is stored once), beside the database (``tuning.paths.uploads_dir``). Without limits the
 folder would only grow, so every upload first cleans it:
 
-- an upload no run names (``data.path`` of any run in the database) that nobody uploaded
+- an upload no run names (``data.path``, ``model.module`` or ``data.module`` of any run
+  in the database) that nobody uploaded
   again for ``TUNING_UPLOAD_KEEP_DAYS`` days (default 30) is deleted, and so is a partial
   file left by an upload that died (after an hour);
 - the folder holds at most ``TUNING_UPLOAD_QUOTA_MB`` megabytes (default 1000) and
@@ -29,6 +32,8 @@ DEFAULT_QUOTA_MB = 1000
 DEFAULT_MAX_FILES = 200
 DEFAULT_KEEP_DAYS = 30
 PARTIAL_MAX_AGE_S = 3600.0
+MODULE_PREFIX = "module_"
+_NAMED_FILES = (("data", "path"), ("model", "module"), ("data", "module"))  # a run's files
 
 
 class UploadError(ValueError):
@@ -63,26 +68,36 @@ def _setting(name: str, default: float) -> float:
 
 
 def paths_in_use(runs: Iterable[Any]) -> set[str]:
-    """The real paths of the CSV files the given runs name (``Store.list_runs()``)."""
+    """The real paths of the files the given runs name (``Store.list_runs()``): their data
+    file and their model's and data loader's modules."""
     used = set()
     for run in runs:
-        data = run.spec.get("data") or {}
-        path = data.get("path") if hasattr(data, "get") else None
-        if isinstance(path, str) and path:
-            used.add(os.path.realpath(path))
+        for section, field in _NAMED_FILES:
+            part = run.spec.get(section) or {}
+            path = part.get(field) if hasattr(part, "get") else None
+            if isinstance(path, str) and path:
+                used.add(os.path.realpath(path))
     return used
 
 
+def is_upload(path: Path) -> bool:
+    """Whether ``path`` is an upload the quota counts: a CSV file or an uploaded module."""
+    return path.suffix == ".csv" or (path.suffix == ".py" and path.name.startswith(MODULE_PREFIX))
+
+
 def store_upload(content: bytes, folder: Path, in_use: set[str],
-                 limits: Limits | None = None, now: float | None = None) -> Path:
+                 limits: Limits | None = None, now: float | None = None,
+                 module: bool = False) -> Path:
     """Store ``content`` in ``folder`` under its hash, within the limits; return its path.
+    ``module``: a model module (``module_<hash>.py``), else a CSV file (``<hash>.csv``).
 
     ``in_use``: real paths runs name (``paths_in_use``), never deleted. Raises
     ``UploadError`` when the upload cannot fit."""
     limits = limits or Limits.from_env()
     now = time.time() if now is None else now
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(content).hexdigest()[:24]}.csv"
+    digest = hashlib.sha256(content).hexdigest()[:24]
+    path = folder / (f"{MODULE_PREFIX}{digest}.py" if module else f"{digest}.csv")
     clean_uploads(folder, in_use, limits, now, keep=path)
     if path.exists():
         os.utime(path, (now, now))  # uploaded again: recent, whatever its first day
@@ -106,7 +121,7 @@ def clean_uploads(folder: Path, in_use: set[str], limits: Limits, now: float,
     for entry in _entries(folder):
         path, mtime = entry[0], entry[2]
         stale_partial = path.suffix == ".part" and now - mtime > PARTIAL_MAX_AGE_S
-        old_unused = (path.suffix == ".csv" and path != keep and not _used(path, in_use)
+        old_unused = (is_upload(path) and path != keep and not _used(path, in_use)
                       and now - mtime > limits.keep_s)
         if (stale_partial or old_unused) and _remove(path):
             deleted.append(path)
@@ -114,7 +129,7 @@ def clean_uploads(folder: Path, in_use: set[str], limits: Limits, now: float,
 
 
 def _make_room(folder: Path, in_use: set[str], limits: Limits, size: int) -> None:
-    files = [e for e in _entries(folder) if e[0].suffix == ".csv"]
+    files = [e for e in _entries(folder) if is_upload(e[0])]
     total = sum(e[1] for e in files)
     unused = sorted((e for e in files if not _used(e[0], in_use)), key=lambda e: e[2])
     while unused and (total + size > limits.quota_bytes or len(files) + 1 > limits.max_files):

@@ -227,7 +227,14 @@ def conclude(storage: Any, run_id: int, outcome: BaseException | None, *,
     ends it failed, in ``failure_summary``'s words (the traceback goes to the worker's
     log when ``log``). A search that ran to its end without one completed trial failed.
     ``save_best`` keeps the best model of a run that ends completed.
+
+    A SIGTERM that came before this conclusion (``SIGNALLED_STOP``) ends the run stopped
+    however the search ended short of failing: the signal may land after the last boundary
+    that checks it (the heartbeat's write, between the last fold and the end), and a
+    worker told to stop never reports its run completed or hands it back to the queue.
     """
+    if SIGNALLED_STOP.is_set() and (outcome is None or isinstance(outcome, RunEnded)):
+        outcome = StopRequested("stop requested")
     if isinstance(outcome, Recycle):
         storage.requeue_for_recycle(run_id)
         return EXIT_RECYCLE
