@@ -450,8 +450,12 @@ except SpecError as exc:
     problems.extend(exc.problems)
 if found is not None:  # the user's own error, with their file and line
     from tuning.spec.discovery import problems as discovery_problems
+    from tuning.spec.discovery import rate_problem
 
     problems.extend(discovery_problems(found))
+    refused = rate_problem(spec, found) if spec is not None else None
+    if refused is not None:  # the range test on an optimizer whose rate cannot be set
+        problems.append(refused)
 if problems:
     spec = None
     grouped: dict[str, list[Problem]] = {}
