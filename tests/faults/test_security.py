@@ -175,7 +175,13 @@ def test_the_dashboards_import_reads_no_folder_outside_the_data_folders(tmp_path
 
 # PRAGMAs take no bound parameters; these integers are computed in code, not typed by anyone.
 ALLOWED_INTERPOLATIONS = {"_RUN_COLUMNS", "_TRIAL_COLUMNS", "int(BUSY_TIMEOUT_S * 1000)",
-                          "version + 1"}
+                          "version + 1",
+                          # storage/_reads.py, each text the code writes itself:
+                          "_EPOCH_COLUMNS",   # a constant column list
+                          "done",             # the TrialStatus enum's own values, quoted
+                          "pick",             # "MIN" or "MAX", from the run's direction
+                          "marks",            # "?,?,...": one placeholder per bound value
+                          "RANK_GROUP", "key"}  # constant ORDER BY expressions
 # SQL passed along, not built: each is the constant text of a statement written elsewhere.
 PASSED_THROUGH = {
     ("storage/_schema.py", "statement"),  # one statement of the constant MIGRATIONS
