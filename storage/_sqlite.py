@@ -482,20 +482,7 @@ class Storage(PageReads):
     def record_epoch(self, trial_id: int, execution: int, epoch: int,
                      metrics: Mapping[str, Any]) -> None:
         """Append one epoch's metrics; committed before returning."""
-        clean = _clean_metrics(metrics)
-        now = time.time()
-        with self._write() as conn:
-            row = conn.execute("SELECT run_id FROM trials WHERE id = ?", (trial_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            run_id = int(row[0])
-            conn.execute(
-                "INSERT OR REPLACE INTO epochs (run_id, trial_id, execution, epoch, metrics, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, trial_id, int(execution), int(epoch), json.dumps(clean), now))
-            conn.execute(
-                "UPDATE trials SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE trial_id = ?), "
-                "rev = ? WHERE id = ?", (trial_id, self._next_rev(conn, run_id), trial_id))
+        self.record_epochs(trial_id, [(execution, epoch, metrics)])
 
     def record_epochs(self, trial_id: int,
                       rows: Iterable[tuple[int, int, Mapping[str, Any]]]) -> None:
