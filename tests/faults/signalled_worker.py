@@ -29,22 +29,36 @@ STATEMENTS = {
 }
 
 
-def install(kind: str, nth: int) -> None:
+def install(kind: str, nth: int) -> list[int]:
+    """Hook the connection's ``execute`` and ``executemany``; returns the counter of the
+    statements seen (an ``executemany`` counts one per row: one epoch, one statement)."""
     prefix, seen = STATEMENTS[kind], [0]
-    execute = _sqlite._Connection.execute
+    execute, executemany = _sqlite._Connection.execute, _sqlite._Connection.executemany
+
+    def count(connection, sql: str, rows: int) -> None:
+        if sql.lstrip().startswith(prefix):
+            before = seen[0]
+            seen[0] += rows
+            if before < nth <= seen[0]:
+                assert connection.in_transaction, "the signal must land inside the write"
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def signalling_execute(self, sql, parameters=()):
         cursor = execute(self, sql, parameters)
-        if sql.lstrip().startswith(prefix):
-            seen[0] += 1
-            if seen[0] == nth:
-                assert self.in_transaction, "the signal must land inside the write"
-                os.kill(os.getpid(), signal.SIGTERM)
+        count(self, sql, 1)
+        return cursor
+
+    def signalling_executemany(self, sql, seq_of_parameters):
+        rows = list(seq_of_parameters)
+        cursor = executemany(self, sql, rows)
+        count(self, sql, len(rows))
         return cursor
 
     _sqlite._Connection.execute = signalling_execute
+    _sqlite._Connection.executemany = signalling_executemany
     if kind == "heartbeat":
         _conclude_after_the_signal()
+    return seen
 
 
 def _conclude_after_the_signal(within_s: float = 60.0) -> None:
@@ -64,7 +78,13 @@ def _conclude_after_the_signal(within_s: float = 60.0) -> None:
 
 
 if __name__ == "__main__":
-    install(sys.argv[1], int(sys.argv[2]))
+    kind, nth = sys.argv[1], int(sys.argv[2])
+    seen = install(kind, nth)
     from tuning.runner.worker import exit_now, main
 
-    exit_now(main(sys.argv[3:]))
+    code = main(sys.argv[3:])
+    if seen[0] < nth:  # a hook that no longer matches the writes must not pass for a stop
+        print(f"signalled_worker: only {seen[0]} {kind} writes ({STATEMENTS[kind]!r}) were "
+              f"seen, so the signal after the {nth}th was never sent", file=sys.stderr)
+        code = 3
+    exit_now(code)

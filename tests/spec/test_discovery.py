@@ -3,6 +3,8 @@ never imports TensorFlow, KerasTuner or the user's module. Each user-code error 
 back with the user's file and line."""
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +34,19 @@ def test_the_articles_builder_space_with_its_conditional_entry():
     assert by_name["dropout_rate"]["conditions"] == [{"name": "dropout", "values": [True]}]
     assert "dropout_rate" not in found.space and found.space["num_layers"]["max"] == 2
     assert found.params and found.params > 0
-    assert not [m for m in HEAVY if m in sys.modules]
+
+
+def test_discovery_leaves_its_caller_without_tensorflow():
+    """In a fresh interpreter: the suite's own process may have imported TensorFlow."""
+    script = ("import json, sys\n"
+              "from tuning.spec.discovery import discover\n"
+              "found = discover(sys.argv[1], 'build_model')\n"
+              f"print(json.dumps([found.error, [m for m in {HEAVY!r} if m in sys.modules]]))\n")
+    done = subprocess.run([sys.executable, "-c", script,
+                           str(PROJECT / "examples/models/digits_dense.py")],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [None, []]
 
 
 HYPERMODEL = '''
