@@ -18,6 +18,7 @@ from tuning.data.uploads import UploadError, paths_in_use, store_upload
 from tuning.insights.escaping import markdown_text
 from tuning.paths import MODULE_UPLOAD_ENV, module_uploads_allowed, python_files, uploads_dir
 from tuning.spec.discovery import Discovery, discover, from_answer
+from tuning.spec.discovery_process import prewarm
 
 NO_MODULE = "(choose a module)"
 
@@ -26,7 +27,7 @@ NO_MODULE = "(choose a module)"
                "space…", max_entries=32)
 def _discover(module: str, build: str, fingerprint: str) -> dict[str, Any]:
     found = discover(module, build)
-    return {**found.to_answer(), "seconds": found.seconds}
+    return {**found.to_answer(), "seconds": found.seconds, "warm": found.warm}
 
 
 def discovered(module: str, build: str) -> Discovery:
@@ -36,7 +37,7 @@ def discovered(module: str, build: str) -> Discovery:
     except OSError:
         content = b""
     answer = _discover(module, build, hashlib.sha256(content).hexdigest())
-    return from_answer(answer, answer.get("seconds", 0.0))
+    return from_answer(answer, answer.get("seconds", 0.0), answer.get("warm", False))
 
 
 def save_module_upload(upload: Any, storage: Any) -> Path:
@@ -49,6 +50,7 @@ def save_module_upload(upload: Any, storage: Any) -> Path:
 def model_fields(state: Any, storage: Any) -> Discovery | None:
     """Draw the module and builder fields; return the discovery (None until a module is
     chosen). Sets ``state["f_module"]``, which the spec is made from."""
+    prewarm()  # the process for the module about to be chosen, its imports done early
     pending = state.pop("f_module_pending", None)
     if pending:  # an upload of the last run: choose it before the selectbox exists
         state["f_module_choice"] = pending

@@ -1,7 +1,9 @@
 """The search space a user's own model declares, found by running it in a process of its own.
 
-``discover(module, build)`` starts ``python -m tuning.spec.discovery`` for a few seconds:
-that process imports the user's module (and TensorFlow), calls the builder on an empty
+``discover(module, build)`` hands the question to ``python -m tuning.spec.discovery``,
+a process of its own that serves one discovery (``discovery_process``: the launch form
+has one started ahead, its imports done, so that choosing a module answers in seconds).
+That process imports the user's module (and TensorFlow), calls the builder on an empty
 ``keras_tuner.HyperParameters`` (a ``HyperModel`` subclass is instantiated without
 arguments and its ``build`` called), then, as KerasTuner does when a tuner starts,
 builds again with each conditional scope switched on until every scope has been
@@ -57,6 +59,8 @@ class Discovery:
     # (None for a schedule or a function): the range test needs one it can set.
     optimizer: str | None = None
     learning_rate: float | None = None
+    # Served by a spare whose imports were done ahead of the request (``prewarm``).
+    warm: bool = False
 
     def to_answer(self) -> dict[str, Any]:
         """Plain data (what the discovery process prints): ``from_answer`` reads it back."""
@@ -74,31 +78,32 @@ class Discovery:
 
 def discover(module: str, build: str, data: Mapping[str, Any] | None = None, seed: int = 42,
              timeout_s: float = DISCOVERY_TIMEOUT_S) -> Discovery:
-    """Run the builder in a fresh process; never raises for the user's errors."""
+    """Run the builder in a process of its own (the spare ``prewarm`` started, when one
+    is alive: ``discovery_process``); never raises for the user's errors."""
+    from . import discovery_process
+
     request = {"module": module, "build": build, "data": dict(data) if data else None,
                "seed": int(seed)}
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
-           "PYTHONPATH": os.pathsep.join([_project_root(), os.environ.get("PYTHONPATH", "")])}
     started = time.monotonic()
+    process, warm = discovery_process.take()
     try:
-        done = subprocess.run([sys.executable, "-m", "tuning.spec.discovery", json.dumps(request)],
-                              capture_output=True, text=True, timeout=timeout_s, env=env,
-                              cwd=os.getcwd())
+        code, stdout, stderr = process.ask(request, timeout_s)
     except subprocess.TimeoutExpired:
         return Discovery(error=UserCodeError("model.build", module, f"did not return within "
                          f"{timeout_s:.0f} s; a build function should only build the model"),
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, warm=warm)
     seconds = time.monotonic() - started
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)]
+    lines = [ln for ln in stdout.splitlines() if ln.startswith(MARKER)]
     if not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
         return Discovery(error=UserCodeError("model.module", module, "the discovery process "
-                         f"ended without an answer (exit {done.returncode}): {tail[0]}"),
-                         seconds=seconds)
-    return from_answer(json.loads(lines[-1][len(MARKER):]), seconds)
+                         f"ended without an answer (exit {code}): {tail[0]}"),
+                         seconds=seconds, warm=warm)
+    return from_answer(json.loads(lines[-1][len(MARKER):]), seconds, warm)
 
 
-def from_answer(answer: Mapping[str, Any], seconds: float = 0.0) -> Discovery:
+def from_answer(answer: Mapping[str, Any], seconds: float = 0.0,
+                warm: bool = False) -> Discovery:
     error = answer.get("error")
     entries = tuple(answer.get("entries") or ())
     return Discovery(entries=entries, space=editable_space(entries),
@@ -106,7 +111,7 @@ def from_answer(answer: Mapping[str, Any], seconds: float = 0.0) -> Discovery:
                      params=answer.get("params"), optimizer=answer.get("optimizer"),
                      learning_rate=answer.get("learning_rate"),
                      error=UserCodeError(error["field"], error["where"], error["text"])
-                     if error else None, seconds=seconds)
+                     if error else None, seconds=seconds, warm=warm)
 
 
 def problems(discovery: Discovery) -> list[Problem]:
@@ -173,10 +178,6 @@ def editable_space(entries: tuple[dict[str, Any], ...]) -> dict[str, dict[str, A
             hp["default"] = e["default"]
         space[e["name"]] = hp
     return space
-
-
-def _project_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # -- the discovery process ----------------------------------------------------------
@@ -264,7 +265,43 @@ def _answer(request: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def serve(idle_s: float) -> int:
+    """A discovery process: import what every discovery needs, then answer the one
+    request that comes on standard input (``discovery_process``); exit after ``idle_s``
+    seconds without one, or when standard input closes."""
+    import select
+
+    import keras  # noqa: F401  (the heavy imports are the point of starting early)
+    import keras_tuner  # noqa: F401
+
+    import tuning.data  # noqa: F401
+    import tuning.runner.custom_model  # noqa: F401
+    import tuning.runner.tool_model  # noqa: F401
+
+    from .discovery_process import READY
+
+    sys.stdout.write(READY + "\n")
+    sys.stdout.flush()
+    ready, _, _ = select.select([sys.stdin], [], [], idle_s)
+    line = sys.stdin.readline() if ready else ""
+    if not line.strip():
+        return 0
+    request = json.loads(line)
+    os.environ.clear()
+    os.environ.update({**request.pop("env"), "TF_CPP_MIN_LOG_LEVEL": "3",
+                       "CUDA_VISIBLE_DEVICES": ""})
+    try:
+        os.chdir(request.pop("cwd"))
+    except OSError:  # the caller's folder is gone: relative paths are the project's anyway
+        pass
+    if os.getcwd() not in sys.path:  # as ``python -m`` run from the caller's folder has it
+        sys.path.insert(0, os.getcwd())
+    return main(["discovery", json.dumps(request)])
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--serve"]:
+        return serve(float(argv[2]) if len(argv) > 2 else 600.0)
     answer = _answer(json.loads(argv[1]))
     sys.stdout.write("\n" + MARKER + json.dumps(answer, default=str) + "\n")
     sys.stdout.flush()

@@ -71,6 +71,9 @@ def load_module(path: str, field: str = "model.module") -> ModuleType:
     content); its folder is put on ``sys.path`` so it can import its neighbours. Any
     error (a syntax error, a failed import) is a ``UserCodeError`` naming their line."""
     real = _resolved(path)
+    if not os.path.isfile(real):
+        raise UserCodeError(field, path, f"no such file ({real}); a relative path is taken from "
+                            "the project folder")
     digest = hashlib.sha256(real.encode()).hexdigest()[:12]
     name = f"tuning_user_{Path(real).stem}_{digest}"
     if name in sys.modules:
