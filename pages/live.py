@@ -33,6 +33,7 @@ from tuning.insights.analysis import (
     progress_of,
 )
 from tuning.insights.charts import best_so_far_chart, hyperband_chart, learning_curves
+from tuning.insights.data_summary import data_items
 from tuning.insights.escaping import markdown_text
 from tuning.insights.run_view import RunView, leaderboard_page_frame
 from tuning.insights.stages import pruning_summary_of, sequential_stages
@@ -160,6 +161,11 @@ def live_panel(run_id: int) -> None:
         (st.error if run.status.value == "failed" else st.warning)(markdown_text(run.error))
     if run.stop_requested and active:
         st.info("Stop requested: the run ends after the epoch in flight.")
+    about_data = data_items(run)
+    if about_data:
+        with st.expander(f"Data: {about_data[0][1]}"):
+            st.markdown("\n".join(f"- **{markdown_text(k)}:** {markdown_text(v)}"
+                                   for k, v in about_data))
 
     best = view.trials.get(view.top_ids[0]) if view.top_ids else None
     left, right = st.columns([1, 2])

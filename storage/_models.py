@@ -62,6 +62,9 @@ class Run:
     #: The identity of the process holding the run (``worker_pid`` plus what tells that
     #: process from a later one given the same pid); None when the holder recorded none.
     worker_identity: str | None = None
+    #: What the worker found when it loaded the data (``tuning.data.summarize``: rows,
+    #: input shape, class names); None before a worker loaded it, and for imported runs.
+    data_summary: Mapping[str, Any] | None = None
 
     @property
     def strategy(self) -> str:

@@ -93,6 +93,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE trials ADD COLUMN traceback TEXT;
     ALTER TABLE trials ADD COLUMN log TEXT;
     """,
+    # 4 -> 5: what the run's worker found when it loaded the data (rows, input shape,
+    # class names), for the pages and reports, which never load the data themselves.
+    """
+    ALTER TABLE runs ADD COLUMN data_summary TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

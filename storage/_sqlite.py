@@ -49,7 +49,7 @@ _RUN_COLUMNS = """
     (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id AND t.status != 'running'),
     (SELECT CASE WHEN r.direction = 'min' THEN MIN(t.score) ELSE MAX(t.score) END
        FROM trials t WHERE t.run_id = r.id AND t.status = 'completed'),
-    r.worker_identity
+    r.worker_identity, r.data_summary
 """
 
 _TRIAL_COLUMNS = """
@@ -303,6 +303,13 @@ class Storage(PageReads):
     def heartbeat(self, run_id: int) -> None:
         with self._write() as conn:
             conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
+
+    def record_data_summary(self, run_id: int, summary: Mapping[str, Any]) -> None:
+        """What the run's worker found in its data (``tuning.data.summarize``): the rows,
+        the input shape, the classes' names. Replaced by the worker of each session."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET data_summary = ? WHERE id = ?",
+                         (_dumps(summary), run_id))
 
     def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
         """Record how a run ended. Trials still marked running are marked as the run is."""
@@ -625,7 +632,8 @@ class Storage(PageReads):
             status=RunStatus(row[3]), created_at=row[4], started_at=row[5],
             finished_at=row[6], error=row[7], worker_pid=row[8], heartbeat_at=row[9],
             stop_requested=bool(row[10]), max_trials=row[11], trials_done=int(row[12]),
-            best_score=row[13], worker_identity=row[14])
+            best_score=row[13], worker_identity=row[14],
+            data_summary=None if row[15] is None else frozen_json(json.loads(row[15])))
 
     @staticmethod
     def _trial(row: tuple) -> Trial:

@@ -209,4 +209,16 @@ def test_cnn_on_an_image_folder_read_by_keras(tmp_path, monkeypatch):
     assert result.returncode == 0, result.stderr
     (trial,) = storage.list_trials(run_id)
     assert trial.status is TrialStatus.COMPLETED, trial.message
+    # The folders' names are the classes: stored with the run, shown in its reports.
+    run = storage.get_run(run_id)
+    summary = run.data_summary
+    assert summary["class_names"] == ("dark", "light") and summary["input_shape"] == (8, 8, 3)
+    assert summary["train_rows"] + summary["val_rows"] == 24
+    assert sum(summary["train_class_counts"]) == summary["train_rows"]
+    from tuning.insights.reports import html_report, markdown_summary
+
+    counts = summary["train_class_counts"]
+    assert f"- **Classes:** 2: dark ({counts[0]}), light ({counts[1]})" in markdown_summary(
+        run, [trial], [])
+    assert "<dt>One sample</dt><dd>8 × 8 × 3</dd>" in html_report(run, [trial], [])
 

@@ -360,9 +360,13 @@ def test_version_1_database_is_migrated_with_its_rows(db_path):
         assert run.best_score == 0.25
         (trial,) = store.list_trials(1)
         assert trial.flags == () and trial.hyperparameters["lr"] == 0.1
+        assert run.data_summary is None  # no worker of this release loaded its data
         # The migrated database takes new writes.
         new = store.create_run("new", SPEC)
         assert new.id == 2
+        store.record_data_summary(2, {"task": "classification", "class_names": ["a", "b"]})
+        assert store.get_run(2).data_summary["class_names"] == ("a", "b")
+        assert store.list_runs()[0].data_summary["task"] == "classification"
     finally:
         store.close()
     assert _user_version(db_path) == SCHEMA_VERSION

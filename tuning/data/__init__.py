@@ -29,14 +29,14 @@ from .csv_files import DELIMITERS, MAX_CSV_BYTES, MAX_CSV_COLUMNS, MAX_CSV_ROWS,
 from .keras_data import (FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, MNIST_CLASSES,
                          keras_cache_dir, load_keras)
 from .splits import (MIN_ROWS, DataError, Dataset, build_dataset, check_class_sizes,
-                     encode_classes, pick_rows, resolve_fixed_task)
+                     encode_classes, pick_rows, resolve_fixed_task, summarize)
 
 __all__ = [
     "AUTO_MAX_CLASSES", "COLUMN_KINDS", "DELIMITERS", "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_FILES", "MAX_CATEGORIES", "MAX_CSV_BYTES", "MAX_CSV_COLUMNS", "MAX_CSV_ROWS",
     "MIN_ROWS", "MNIST_CLASSES",
     "PREVIEW_ROWS", "SNIFF_BYTES", "ColumnInfo", "CsvSummary", "DataError", "Dataset",
-    "inspect_csv", "keras_cache_dir", "load_dataset",
+    "inspect_csv", "keras_cache_dir", "load_dataset", "summarize",
 ]
 
 

@@ -45,6 +45,31 @@ class Dataset:
     warnings: tuple[str, ...] = ()
 
 
+MAX_SUMMARY_NAMES = 200  # class or feature names a summary keeps (the rest are counted)
+
+
+def summarize(dataset: Dataset) -> dict[str, Any]:
+    """What a run's pages and reports say about its data, as plain JSON: the rows of
+    each split, one sample's shape, the task, the classes (their names, as loaded: an
+    image folder's subfolders, a CSV target's values) and the features' names."""
+    summary: dict[str, Any] = {
+        "name": dataset.name, "task": dataset.task,
+        "train_rows": int(len(dataset.x_train)), "val_rows": int(len(dataset.x_val)),
+        "input_shape": [int(d) for d in dataset.x_train.shape[1:]],
+        "features": len(dataset.feature_names),
+        "feature_names": [str(n) for n in dataset.feature_names[:MAX_SUMMARY_NAMES]],
+    }
+    if dataset.class_names is not None:
+        summary["classes"] = len(dataset.class_names)
+        summary["class_names"] = [str(n) for n in dataset.class_names[:MAX_SUMMARY_NAMES]]
+        counts = np.bincount(dataset.y_train.astype(np.int64),
+                             minlength=len(dataset.class_names))
+        summary["train_class_counts"] = [int(c) for c in counts[:MAX_SUMMARY_NAMES]]
+    if dataset.warnings:
+        summary["warnings"] = [str(w) for w in dataset.warnings]
+    return summary
+
+
 # ---------------------------------------------------------------- rows: sample and split
 
 def pick_rows(labels: np.ndarray | None, class_names: Sequence[str] | None,

@@ -46,6 +46,7 @@ from .charts import (
     parallel_coordinates,
     slice_plots,
 )
+from .data_summary import data_items
 from .escaping import markdown_text, spreadsheet_cell
 from .stages import pruning_summary, sequential_stages
 
@@ -157,6 +158,9 @@ def markdown_summary(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch] 
                   f"**{fmt_number(best.score)}**.", "", "| Hyperparameter | Value |", "|---|---|"]
         lines += [f"| {_md(k)} | {_md(v)} |" for k, v in hyperparameters(best).items()]
         lines.append("")
+    about_data = data_items(run)
+    if about_data:
+        lines += ["## Data", ""] + [f"- **{_md(k)}:** {_md(v)}" for k, v in about_data] + [""]
     lines += _manual_markdown(run, trials)
     board = leaderboard(run, trials)
     top = board[board["rank"].notna()].head(TOP_N)
@@ -311,6 +315,10 @@ def html_report(run: Run, trials: Iterable[Trial], epochs: Iterable[Epoch],
         f"<title>{title}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{title}</h1>", _summary_html(run, trials),
     ]
+    if data_items(run):
+        parts.append("<h2>Data</h2><dl>" + "".join(
+            f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in data_items(run))
+            + "</dl>")
     parts += [_manual_html(run, trials),
               "<h2>Leaderboard</h2>", f'<div class="scroll">{_leaderboard_html(run, trials)}</div>']
     for i, (key, fig) in enumerate(charts.items()):

@@ -18,7 +18,7 @@ import numpy as np
 
 from storage import Recorder, RunStatus, Storage, plain_json
 from tuning import catalog, strategies
-from tuning.data import DataError, load_dataset
+from tuning.data import DataError, load_dataset, summarize
 from tuning.paths import claim_run_folder, run_dir
 
 from .recording import recording_class
@@ -156,6 +156,7 @@ def _execute(storage: Storage, run_id: int, spec: dict[str, Any], worker_name: s
     except DataError as exc:
         storage.finish_run(run_id, RunStatus.FAILED, error=str(exc))
         return EXIT_DONE
+    storage.record_data_summary(run_id, summarize(dataset))  # for the pages and reports
     if strategies.get(spec["strategy"]["name"]).is_tool:
         return _run_tool(storage, run_id, spec, dataset, folder, worker_name)
     if spec["strategy"].get("workers", 1) > 1:
