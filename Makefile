@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PIP := $(VENV)/bin/python -m pip
 PYTEST_ARGS ?=
+# The suite runs in two pytest processes, a test file's tests together in one (its servers
+# and fixtures are per file). TEST_JOBS=0 runs it in this process, one test at a time.
+TEST_JOBS ?= 2
 DASHBOARD_ARGS ?=
 
 # Stamps are named after the requirements' content, so a changed pin (or a branch
@@ -29,7 +32,7 @@ install-check:
 
 test: $(DEV_STAMP) browser
 	$(VENV)/bin/python -m ruff check .
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	@set -e; for script in bench/*.py; do \

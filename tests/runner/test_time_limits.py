@@ -15,14 +15,17 @@ def test_a_slow_keras_trial_fails_at_its_time_limit_with_a_readable_reason(tmp_p
             "model": {"family": "mlp"},
             "search_space": {"units": {"type": "choice", "values": [16, 8]}},
             "strategy": {"name": "grid", "max_consecutive_failed_trials": 5},
-            "training": {"epochs": 1000}, "trial_time_limit_s": 2}
+            "training": {"epochs": 1000}, "trial_time_limit_s": 4}
     storage, run_id, result = run_spec(tmp_path, spec)
     trials = storage.list_trials(run_id)
     assert len(trials) == 2  # the run carried on after the first trial failed
     for t in trials:
         assert t.status is TrialStatus.FAILED
-        assert t.message.startswith("ran past the per-trial time limit of 2 s")
-        assert 0 < t.epochs_done < 1000
+        assert t.message.startswith("ran past the per-trial time limit of 4 s")
+        assert t.epochs_done < 1000
+    # Cut mid-training, not before it began (on a loaded machine the first trial's first
+    # epoch, its graph traced, may itself take the whole limit: the second's is quicker).
+    assert max(t.epochs_done for t in trials) > 0
     assert storage.get_run(run_id).status is RunStatus.FAILED
 
 
