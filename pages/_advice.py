@@ -9,12 +9,15 @@ in ``st.session_state["launch_prefill_diff"]``; ``show_prefill_diff`` draws it t
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import streamlit as st
 
-from storage import Epoch, Run, Storage, StorageError, Trial, plain_json
+from storage import Epoch, Run, Storage, StorageError, Trial, TrialCounts, plain_json
 from tuning.insights.advice import (
     Advice,
     AdviceError,
@@ -27,11 +30,13 @@ from tuning.insights.advice import (
     spec_diff,
 )
 from tuning.insights.advice.charts import suggestion_figure
+from tuning.insights.escaping import markdown_text
 
 LAUNCH_PAGE = "pages/launch.py"
 ACTIVE_REFRESH_S = 10.0
 RUNS_MARKED = 25   # the Runs page reads advice for this many of the newest runs
 ADVICE_TRIALS = 1000   # a larger run is advised on its best half and an even sample
+INLINE_TRIALS = 300    # a run of at most this many is advised while the page draws
 state = st.session_state
 
 
@@ -50,26 +55,79 @@ def advice_inputs(storage: Storage, run: Run) -> tuple[list[Trial], list[Epoch]]
     return trials, storage.epochs_of(t.id for t in trials)
 
 
-def cached_advice(storage: Storage, run: Run, trials: Sequence[Trial],
-                  epochs: Sequence[Epoch]) -> Advice:
-    """``advise`` again only when a trial finished or changed, or the run's status did;
-    while the run is active, at most every ``ACTIVE_REFRESH_S`` (a run of thousands of
-    trials takes a second or two to read)."""
-    signature = (run.id, run.status, tuple((t.id, t.rev) for t in trials
-                                           if t.status.is_finished()))
-    cached = state.get("advice_cache")
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    if cached is not None and cached[0][:2] == signature[:2] and \
-            not run.status.is_finished() and time.monotonic() - cached[2] < ACTIVE_REFRESH_S:
-        return cached[1]
+def _signature(run: Run, counts: TrialCounts) -> tuple:
+    """What the advice depends on, from the run's counts: it changes when a trial starts
+    or finishes, or the run's status does."""
+    return (run.status, tuple(sorted(counts.by_status.items())))
+
+
+def _compute(storage: Storage, run: Run) -> Advice:
     try:
         peers = peers_of(storage, run)
     except StorageError:
         peers = []
-    advice = advise(run, trials, epochs, peers)
-    state["advice_cache"] = (signature, advice, time.monotonic())
-    return advice
+    return advise(run, *advice_inputs(storage, run), peers)
+
+
+@dataclass
+class _Latest:
+    signature: tuple
+    job: Future
+    submitted: float
+    shown: Advice | None  # the last answer that came, drawn while the next one is read
+
+
+class AdviceJobs:
+    """The advice of every run shown, shared by the dashboard's sessions and computed off
+    the page's path: a run of more than ``INLINE_TRIALS`` trials is read and advised on
+    one background thread (a run of 20,000 trials takes a second or two), and the pages
+    draw the last answer meanwhile. Advised again when the signature changes: at once
+    for a finished run, at most every ``ACTIVE_REFRESH_S`` for an active one. The thread
+    reads storage only and never touches ``st``."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advice")
+        self._lock = threading.Lock()
+        self._latest: dict[tuple[str, int], _Latest] = {}
+
+    def latest(self, storage: Storage, run: Run,
+               counts: TrialCounts | None = None) -> tuple[Advice | None, bool]:
+        """(the advice to draw, None before the first answer; whether a newer one is
+        being read). ``counts``: the run's, when the caller has read them (else one
+        indexed query)."""
+        counts = storage.trial_counts(run.id) if counts is None else counts
+        signature = _signature(run, counts)
+        key = (storage.path, run.id)
+        with self._lock:
+            entry = self._latest.get(key)
+            if entry is None or self._stale(entry, signature, run):
+                if entry is not None and not entry.job.done():
+                    return entry.shown, True  # one job per run at a time
+                shown = None if entry is None else entry.shown
+                if entry is not None and entry.job.exception() is None:
+                    shown = entry.job.result()  # done: it was checked above
+                if counts.total <= INLINE_TRIALS:
+                    job: Future = Future()
+                    job.set_result(_compute(storage, run))
+                else:
+                    job = self._pool.submit(_compute, storage, run)
+                entry = self._latest[key] = _Latest(signature, job, time.monotonic(), shown)
+        if entry.job.done():
+            return entry.job.result(), False  # a failed job raises here: the page shows it
+        return entry.shown, True
+
+    @staticmethod
+    def _stale(entry: _Latest, signature: tuple, run: Run) -> bool:
+        if entry.signature == signature:
+            return False
+        if run.status.is_finished() or entry.signature[0] != signature[0]:
+            return True
+        return time.monotonic() - entry.submitted >= ACTIVE_REFRESH_S
+
+
+@st.cache_resource
+def advice_jobs() -> AdviceJobs:
+    return AdviceJobs()
 
 
 def _keys(suggestions: Sequence[Suggestion]) -> list[str]:
@@ -98,15 +156,26 @@ def hand_to_launch(run: Run, chosen: Sequence[Suggestion]) -> str | None:
     return None
 
 
-def advice_panel(storage: Storage, run: Run, trials: Sequence[Trial],
-                 epochs: Sequence[Epoch]) -> None:
+def advice_panel(storage: Storage, run: Run, counts: TrialCounts | None = None,
+                 jobs: AdviceJobs | None = None) -> bool:
     """The "What to try next" panel: the note, then each suggestion with its evidence,
-    confidence, chart and Apply button; ticked ones apply together."""
+    confidence, chart and Apply button; ticked ones apply together. Returns whether a
+    newer answer is being read (the caller draws the panel again until it came)."""
     st.subheader("What to try next")
-    advice = cached_advice(storage, run, trials, epochs)
+    try:
+        advice, pending = (jobs or advice_jobs()).latest(storage, run, counts)
+    except Exception as exc:  # a rule that breaks on a run must not take the page with it
+        st.error(f"The advice for run {run.id} could not be read: "
+                 f"{markdown_text(f'{type(exc).__name__}: {exc}')}")
+        return False
+    if pending:
+        st.caption(f"Reading the trials of run {run.id} for advice…" if advice is None else
+                   "Reading the newest trials; this advice is from a moment ago.")
+    if advice is None:
+        return pending
     if not advice.suggestions:
         st.info(advice.note)
-        return
+        return pending
     st.caption(advice.note + " Apply opens the launch form with the changed spec; tick "
                "several to apply them together (they must change different fields).")
     keys = _keys(advice.suggestions)
@@ -140,6 +209,7 @@ def advice_panel(storage: Storage, run: Run, trials: Sequence[Trial],
         problem = hand_to_launch(run, ticked)
         if problem:
             st.error(problem)
+    return pending
 
 
 def show_prefill_diff() -> None:
@@ -158,20 +228,16 @@ def show_prefill_diff() -> None:
                   args=("launch_diff", None))
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _mark(_storage: Storage, run_id: int, trials_done: int, status: str,
-          best: float | None) -> str:
-    try:
-        run = _storage.get_run(run_id)
-        advice = advise(run, *advice_inputs(_storage, run), peers_of(_storage, run))
-    except StorageError:
-        return ""
-    count = len(advice.suggestions)
-    return f"💡 {count}" if count else ""
-
-
 def advice_marks(storage: Storage, runs: Sequence[Run]) -> dict[int, str]:
-    """The Runs page's mark per run id: "💡 N" for a run with N suggestions (read for the
-    ``RUNS_MARKED`` newest runs, cached until a run's trials or status change)."""
-    return {r.id: _mark(storage, r.id, r.trials_done, r.status.value, r.best_score)
-            for r in runs[:RUNS_MARKED]}
+    """The Runs page's mark per run id: "💡 N" for a run with N suggestions (for the
+    ``RUNS_MARKED`` newest runs; the shared ``AdviceJobs`` answer, nothing while a large
+    run's first answer is being read)."""
+    jobs, marks = advice_jobs(), {}
+    for run in runs[:RUNS_MARKED]:
+        try:
+            advice, _ = jobs.latest(storage, run)
+        except StorageError:
+            advice = None
+        count = len(advice.suggestions) if advice is not None else 0
+        marks[run.id] = f"💡 {count}" if count else ""
+    return marks

@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from pages._advice import advice_inputs, advice_panel
+from pages._advice import advice_panel
 from pages._common import (
     fmt_duration,
     fmt_number,
@@ -229,7 +229,6 @@ def live_panel(run_id: int) -> None:
     if any("param_count" in t.metrics for t in scored):  # every Keras trial records it
         st.subheader("Score against parameter count")
         st.plotly_chart(score_vs_params_chart(scored), key="live_params")
-    advice_panel(storage, run, *advice_inputs(storage, run))
 
 
 # What a range test's suggestion can start: (button, widget key, help, spec builder).
@@ -285,3 +284,22 @@ TOOL_PANELS = {"lr_range": lr_range_panel, "batch_size": batch_size_panel,
 
 
 live_panel(run.id)
+
+
+def advice_fragment(run_id: int, timed: bool) -> None:
+    """The advice, in a fragment of its own: a large run's is read on a background thread
+    (``AdviceJobs``), so the panel draws again every second (``timed``) while an answer
+    is awaited or the run is active; a full run starts or stops that timer."""
+    view = state.get("live_view")  # refreshed by the live panel at most a second ago
+    if not isinstance(view, RunView) or view.run is None or view.run.id != run_id:
+        return
+    current = view.run
+    pending = advice_panel(storage, current, view.counts)
+    state["live_advice_pending"] = (run_id, pending)
+    if timed != (pending or not current.status.is_finished()):
+        st.rerun()
+
+
+waiting = state.get("live_advice_pending") == (run.id, True)
+advice_timed = active or waiting
+st.fragment(advice_fragment, run_every=1.0 if advice_timed else None)(run.id, advice_timed)

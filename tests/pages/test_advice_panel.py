@@ -1,10 +1,12 @@
 """The "What to try next" panel: Apply opens the launch form prefilled with the changed
 spec and the old → new table; two suggestions apply together; too little evidence says
-so; the Runs page marks runs with suggestions."""
+so; the Runs page marks runs with suggestions; a large run's advice is read off the page's
+path and drawn when it came."""
 from __future__ import annotations
 
 import json
 import math
+import threading
 
 from tests.insights.test_advice_rules import svm_trials
 from tests.pages.page_helpers import open_app
@@ -87,3 +89,27 @@ def test_the_reports_page_shows_the_suggestions(db):
     at = open_app("pages/reports.py", run=str(run.id))
     text = "\n".join(m.value for m in at.markdown)
     assert "## What to try next" in text and "Widen C upwards" in text
+
+
+def test_a_large_runs_advice_is_read_off_the_page_and_drawn_once_it_came(db, monkeypatch):
+    import pages._advice as panel
+
+    jobs = panel.AdviceJobs()  # this test's own, so the answer can be awaited
+    monkeypatch.setattr(panel, "advice_jobs", lambda: jobs)
+    monkeypatch.setattr(panel, "INLINE_TRIALS", 0)  # every run counts as large here
+    gate, compute = threading.Event(), panel._compute
+    monkeypatch.setattr(panel, "_compute", lambda s, r: (gate.wait(60), compute(s, r))[1])
+    run = edge_run(db)
+    at = open_app("pages/live.py", run=str(run.id))
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Reading the trials of run {run.id}" in c.value for c in at.caption)
+    assert EDGE_KEY not in [b.key for b in at.button]  # the page did not wait for it
+    gate.set()
+    (entry,) = jobs._latest.values()
+    entry.job.result(timeout=60)
+    at.run()
+    assert EDGE_KEY in [b.key for b in at.button]
+    assert not any("Reading the" in c.value for c in at.caption)
+    # Nothing new: the same answer is drawn again, not read again.
+    at.run()
+    assert list(jobs._latest.values()) == [entry]
