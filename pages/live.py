@@ -1,4 +1,4 @@
-"""Live run: progress, leaderboard and curves of one run, refreshed every second while it runs.
+"""Live run: progress, leaderboard and curves of one run, redrawn twice a second while it runs.
 
 A ``RunView`` in the session reads only rows written since its last refresh and holds only
 what the page draws (the best trials' and the running ones' curves; the others come as a
@@ -140,8 +140,27 @@ also = browse[1].text_input(
 view.want(storage, [k.strip() for k in also.split(",") if k.strip()])
 
 
-@st.fragment(run_every=1.0 if active else None)
+# How often the panel redraws while the run is active: every half second, so an epoch is
+# on screen within about a second of its commit (bench/bench_freshness.py), but never more
+# often than three times the last redraw's cost, so a tab on a huge run holds at most a
+# third of a core.
+LIVE_TICK_S = 0.5
+
+
+def tick_s() -> float:
+    return max(LIVE_TICK_S, 3.0 * state.get("live_tick_cost", 0.0))
+
+
+@st.fragment(run_every=tick_s() if active else None)
 def live_panel(run_id: int) -> None:
+    started = time.perf_counter()
+    try:
+        draw_live_panel(run_id)
+    finally:
+        state["live_tick_cost"] = time.perf_counter() - started
+
+
+def draw_live_panel(run_id: int) -> None:
     try:
         view = refreshed_view(run_id)
     except StorageError as exc:
@@ -288,8 +307,8 @@ live_panel(run.id)
 
 def advice_fragment(run_id: int, timed: bool) -> None:
     """The advice, in a fragment of its own: a large run's is read on a background thread
-    (``AdviceJobs``), so the panel draws again every second (``timed``) while an answer
-    is awaited or the run is active; a full run starts or stops that timer."""
+    (``AdviceJobs``), so the panel draws again on a timer (``timed``) while an answer is
+    awaited or the run is active; a full run starts or stops that timer."""
     view = state.get("live_view")  # refreshed by the live panel at most a second ago
     if not isinstance(view, RunView) or view.run is None or view.run.id != run_id:
         return
@@ -302,4 +321,7 @@ def advice_fragment(run_id: int, timed: bool) -> None:
 
 waiting = state.get("live_advice_pending") == (run.id, True)
 advice_timed = active or waiting
-st.fragment(advice_fragment, run_every=1.0 if advice_timed else None)(run.id, advice_timed)
+# An active run's advice is read again every ACTIVE_REFRESH_S at most: no need to redraw
+# the panel more often than every few seconds, unless an answer is awaited.
+st.fragment(advice_fragment, run_every=1.0 if waiting else 3.0 if active else None)(
+    run.id, advice_timed)
