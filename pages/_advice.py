@@ -108,7 +108,10 @@ class AdviceJobs:
                     shown = entry.job.result()  # done: it was checked above
                 if counts.total <= INLINE_TRIALS:
                     job: Future = Future()
-                    job.set_result(_compute(storage, run))
+                    try:
+                        job.set_result(_compute(storage, run))
+                    except Exception as exc:  # kept: the same signature is not advised again
+                        job.set_exception(exc)
                 else:
                     job = self._pool.submit(_compute, storage, run)
                 entry = self._latest[key] = _Latest(signature, job, time.monotonic(), shown)
