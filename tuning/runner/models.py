@@ -52,6 +52,23 @@ def mlp_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _compiled(inputs: Any, x: Any, s: Mapping[str, Any], task: str,
+              n_classes: int | None) -> keras.Model:
+    """The output layer for ``task`` on ``x``, and the model compiled with the values'
+    optimizer and learning rate: what the MLP and the CNN share."""
+    if task == "classification":
+        outputs = keras.layers.Dense(int(n_classes or 2), activation="softmax", name="output")(x)
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        outputs = keras.layers.Dense(1, name="output")(x)
+        loss, metrics = "mse", ["mae"]
+    model = keras.Model(inputs, outputs)
+    optimizer = keras.optimizers.get({"class_name": s["optimizer"],
+                                      "config": {"learning_rate": float(s["learning_rate"])}})
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    return model
+
+
 def build_mlp(values: Mapping[str, Any], n_features: int, task: str,
               n_classes: int | None) -> keras.Model:
     """The dense network every MLP trial trains; ``values`` overrides ``MLP_DEFAULTS``."""
@@ -64,17 +81,7 @@ def build_mlp(values: Mapping[str, Any], n_features: int, task: str,
                                name=f"dense_{i}")(x)
         if s["dropout"]:
             x = keras.layers.Dropout(float(s["dropout"]), name=f"dropout_{i}")(x)
-    if task == "classification":
-        outputs = keras.layers.Dense(int(n_classes or 2), activation="softmax", name="output")(x)
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    else:
-        outputs = keras.layers.Dense(1, name="output")(x)
-        loss, metrics = "mse", ["mae"]
-    model = keras.Model(inputs, outputs)
-    optimizer = keras.optimizers.get({"class_name": s["optimizer"],
-                                      "config": {"learning_rate": float(s["learning_rate"])}})
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    return model
+    return _compiled(inputs, x, s, task, n_classes)
 
 
 class MLPHyperModel(kt.HyperModel):
@@ -126,17 +133,7 @@ def build_cnn(values: Mapping[str, Any], sample: tuple[int, ...], task: str,
     if s["dropout"]:
         x = keras.layers.Dropout(float(s["dropout"]))(x)
     x = keras.layers.Dense(int(s["dense_units"]), activation="relu", name="dense")(x)
-    if task == "classification":
-        outputs = keras.layers.Dense(int(n_classes or 2), activation="softmax", name="output")(x)
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    else:
-        outputs = keras.layers.Dense(1, name="output")(x)
-        loss, metrics = "mse", ["mae"]
-    model = keras.Model(inputs, outputs)
-    optimizer = keras.optimizers.get({"class_name": s["optimizer"],
-                                      "config": {"learning_rate": float(s["learning_rate"])}})
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    return model
+    return _compiled(inputs, x, s, task, n_classes)
 
 
 class CNNHyperModel(MLPHyperModel):

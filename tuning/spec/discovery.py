@@ -278,7 +278,7 @@ def serve(idle_s: float) -> int:
     import tuning.runner.custom_model  # noqa: F401
     import tuning.runner.tool_model  # noqa: F401
 
-    from .discovery_process import READY
+    from .discovery_process import PROCESS_ENV, READY
 
     sys.stdout.write(READY + "\n")
     sys.stdout.flush()
@@ -288,8 +288,7 @@ def serve(idle_s: float) -> int:
         return 0
     request = json.loads(line)
     os.environ.clear()
-    os.environ.update({**request.pop("env"), "TF_CPP_MIN_LOG_LEVEL": "3",
-                       "CUDA_VISIBLE_DEVICES": ""})
+    os.environ.update({**request.pop("env"), **PROCESS_ENV})
     try:
         os.chdir(request.pop("cwd"))
     except OSError:  # the caller's folder is gone: relative paths are the project's anyway

@@ -90,11 +90,10 @@ class _Process:
         if self.alive():
             self.popen.kill()
         self.popen.wait()
-        for stream in (self.popen.stdin,):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.popen.stdin.close()
+        except OSError:  # already closed by ``ask``, or its pipe broke
+            pass
 
 
 def _project_root() -> str:

@@ -89,6 +89,20 @@ def _lower_max(ctx: RunContext, sizes: tuple[int, int, int]) -> Change | None:
         if width < hp["max"] and width > hp["min"] else None
 
 
+def warned_scoring_worse(ctx: RunContext, found: dict[str, tuple[Any, list[str]]]
+                         ) -> tuple[list[Trial], list[Trial], set[str]] | None:
+    """(the trials with shape warnings, those without, the warnings' kinds) when both
+    exist, the best trial has none and the warned ones scored worse on average; else
+    None. ``found``: trial key -> (its shape, its warnings), for every scored trial."""
+    warned = [t for t in ctx.scored if found[t.trial_key][1]]
+    healthy = [t for t in ctx.scored if not found[t.trial_key][1]]
+    if not warned or not healthy or found[ctx.ranked[0].trial_key][1]:
+        return None
+    if statistics.mean(map(ctx.goodness, warned)) >= statistics.mean(map(ctx.goodness, healthy)):
+        return None
+    return warned, healthy, {k for t in warned for k in found[t.trial_key][1]}
+
+
 def architecture(ctx: RunContext) -> list[Suggestion]:
     if ctx.run.model_family != "mlp" or ctx.is_tool or len(ctx.scored) < MIN_TRIALS:
         return []
@@ -96,14 +110,11 @@ def architecture(ctx: RunContext) -> list[Suggestion]:
     if sizes is None:
         return []
     found = {t.trial_key: problems_of(t, sizes) for t in ctx.scored}
-    warned = [t for t in ctx.scored if found[t.trial_key][1]]
-    healthy = [t for t in ctx.scored if not found[t.trial_key][1]]
+    split = warned_scoring_worse(ctx, found)
+    if split is None:
+        return []
+    warned, healthy, kinds = split
     best = ctx.ranked[0]
-    if not warned or not healthy or found[best.trial_key][1]:
-        return []
-    if statistics.mean(map(ctx.goodness, warned)) >= statistics.mean(map(ctx.goodness, healthy)):
-        return []
-    kinds = {k for t in warned for k in found[t.trial_key][1]}
     changes: list[Change] = []
     if "bottleneck" in kinds:
         changes += [c for name in ["units", *(f"units_{i}" for i in range(16))]

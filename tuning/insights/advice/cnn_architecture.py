@@ -19,6 +19,7 @@ from tuning.spec.cnn_architecture import (
 )
 
 from ..analysis import hyperparameters
+from .architecture import warned_scoring_worse
 from .context import RunContext, fmt, is_range
 from .patch import change
 from .registry import Rule, register
@@ -102,14 +103,11 @@ def cnn_architecture(ctx: RunContext) -> list[Suggestion]:
     if sizes is None:
         return []
     found = {t.trial_key: problems_of(t, sizes) for t in ctx.scored}
-    warned = [t for t in ctx.scored if found[t.trial_key][1]]
-    healthy = [t for t in ctx.scored if not found[t.trial_key][1]]
+    split = warned_scoring_worse(ctx, found)
+    if split is None:
+        return []
+    warned, healthy, kinds = split
     best = ctx.ranked[0]
-    if not warned or not healthy or found[best.trial_key][1]:
-        return []
-    if statistics.mean(map(ctx.goodness, warned)) >= statistics.mean(map(ctx.goodness, healthy)):
-        return []
-    kinds = {k for t in warned for k in found[t.trial_key][1]}
     changes = _changes(ctx, kinds, sizes, healthy)
     if not changes:
         return []
