@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from pages._common import drawn_when_open
 from storage import Epoch, Run, Storage, StorageError, Trial, TrialCounts, plain_json
 from tuning.insights.advice import (
     Advice,
@@ -159,6 +160,18 @@ def hand_to_launch(run: Run, chosen: Sequence[Suggestion]) -> str | None:
     return None
 
 
+def evidence(s: Suggestion, key: str) -> None:
+    """A suggestion's evidence, its field-by-field patch and its chart."""
+    for line in s.evidence:
+        st.markdown(f"- {line}")
+    st.dataframe([{"field": c.field, **{k: str(v) for k, v in c.to_json().items()
+                                        if k in ("old", "new")}}
+                  for c in s.changes], hide_index=True, width="stretch")
+    fig = suggestion_figure(s)
+    if fig is not None:
+        st.plotly_chart(fig, key=f"advice_chart_{key}")
+
+
 def advice_panel(storage: Storage, run: Run, counts: TrialCounts | None = None,
                  jobs: AdviceJobs | None = None) -> bool:
     """The "What to try next" panel: the note, then each suggestion with its evidence,
@@ -193,15 +206,9 @@ def advice_panel(storage: Storage, run: Run, counts: TrialCounts | None = None,
                 problem = hand_to_launch(run, [s])
                 if problem:
                     st.error(problem)
-            with st.expander("Evidence and patch"):
-                for line in s.evidence:
-                    st.markdown(f"- {line}")
-                st.dataframe([{"field": c.field, **{k: str(v) for k, v in c.to_json().items()
-                                                    if k in ("old", "new")}}
-                              for c in s.changes], hide_index=True, width="stretch")
-                fig = suggestion_figure(s)
-                if fig is not None:
-                    st.plotly_chart(fig, key=f"advice_chart_{key}")
+            with drawn_when_open("Evidence and patch", key=f"advice_evidence_{key}") as shown:
+                if shown:
+                    evidence(s, key)
     ticked = [s for s, key in zip(advice.suggestions, keys) if state.get(f"advice_pick_{key}")]
     clash = conflicts(ticked)
     if clash:

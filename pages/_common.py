@@ -6,6 +6,8 @@ the database path, so tests that point ``TUNING_DB`` at a fresh file get a fresh
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -41,6 +43,22 @@ _leave_pages_directory_mode()
 LIVE_PAGE = "pages/live.py"
 COMPARE_PAGE = "pages/compare.py"
 TRIAL_PAGE = "pages/trial.py"
+# The launch form's "Spec (JSON)" expander (its state: open or not).
+SPEC_JSON_KEY = "launch_spec_json"
+
+
+@contextmanager
+def drawn_when_open(label: str, key: str) -> Iterator[bool]:
+    """An expander whose content is drawn only while it is open: ``with drawn_when_open(...)
+    as is_open: if is_open: ...``.
+
+    Streamlit sends a collapsed expander's content too, and the browser fetches and runs the
+    code of every element type on the page before it shows the page: a hidden ``st.code``
+    costs the syntax highlighter (1.5 MB of JavaScript), a hidden chart Plotly's bundle, a
+    hidden table the data grid. Opening or closing it reruns the page (or its fragment).
+    """
+    with st.expander(label, key=key, on_change="rerun") as box:
+        yield bool(box.open)
 
 
 def trial_url(run_id: int, trial_key: str) -> str:

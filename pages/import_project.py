@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._common import LIVE_PAGE, fmt_score, get_storage, show_error
+from pages._common import LIVE_PAGE, drawn_when_open, fmt_score, get_storage, show_error
 from storage import StorageError
 from tuning.ingest.importer import ProjectImportError, import_project
 from tuning.insights.escaping import markdown_text
@@ -60,7 +60,8 @@ elif outcome:
         if st.button("Open live view", key="import_open"):
             st.switch_page(LIVE_PAGE, query_params={"run": str(run.id)})
 
-with st.expander("Watch a search live instead"):
-    st.markdown("Add one line to your own script or notebook and every trial and epoch "
-                "shows up here while it trains (see `docs/watch_and_import.md`):")
-    st.code(WATCH_SNIPPET, language="python")
+with drawn_when_open("Watch a search live instead", key="import_watch") as watch_shown:
+    if watch_shown:
+        st.markdown("Add one line to your own script or notebook and every trial and epoch "
+                    "shows up here while it trains (see `docs/watch_and_import.md`):")
+        st.code(WATCH_SNIPPET, language="python")

@@ -9,7 +9,15 @@ from typing import Any
 import streamlit as st
 
 from pages._advice import show_prefill_diff
-from pages._common import COMPARE_PAGE, LIVE_PAGE, get_storage, run_label, show_error
+from pages._common import (
+    COMPARE_PAGE,
+    LIVE_PAGE,
+    SPEC_JSON_KEY,
+    drawn_when_open,
+    get_storage,
+    run_label,
+    show_error,
+)
 from pages._user_model import conditional_note, model_fields
 from storage import StorageError, plain_json
 from tuning import catalog, network, strategies
@@ -474,11 +482,11 @@ if spec is not None:
     st.info(run_cost(spec).describe())
     for warning in shape_warnings(json.dumps(spec, sort_keys=True)):
         st.warning(warning)
-with st.expander("Spec (JSON)", expanded=False):
-    if spec is not None:
+with drawn_when_open("Spec (JSON)", key=SPEC_JSON_KEY) as spec_shown:
+    if spec_shown and spec is not None:
         st.caption("Exactly the document that Launch queues.")
         st.code(json.dumps(spec, indent=2, ensure_ascii=False), language="json")
-    else:
+    elif spec_shown:
         st.caption("Not valid yet; this is the form as it stands.")
         st.code(json.dumps(doc, indent=2, ensure_ascii=False, default=str), language="json")
 

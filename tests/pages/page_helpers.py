@@ -25,6 +25,25 @@ def open_app(page: str | None = None, **query: str) -> AppTest:
     return at
 
 
+def open_spec_json(at: AppTest) -> None:
+    """Open the launch form's "Spec (JSON)" expander as a user would: its content is drawn
+    only while it is open."""
+    from pages._common import SPEC_JSON_KEY
+
+    if not (SPEC_JSON_KEY in at.session_state and at.session_state[SPEC_JSON_KEY]):
+        at.session_state[SPEC_JSON_KEY] = True
+        # AppTest reruns the page it was told to open, not one the script switched to.
+        at.switch_page("pages/launch.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+
+
+def shown_spec(at: AppTest) -> dict:
+    """The JSON the launch form's "Spec (JSON)" expander shows (opened first)."""
+    open_spec_json(at)
+    (code,) = [c for c in at.code if c.language == "json"]
+    return json.loads(code.value)
+
+
 def plotly_specs(at: AppTest) -> dict[str, dict[str, Any]]:
     """Every Plotly chart on the page as its figure JSON, by the chart's key."""
     charts = {}

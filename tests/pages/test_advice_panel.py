@@ -4,12 +4,11 @@ so; the Runs page marks runs with suggestions; a large run's advice is read off 
 path and drawn when it came."""
 from __future__ import annotations
 
-import json
 import math
 import threading
 
 from tests.insights.test_advice_rules import svm_trials
-from tests.pages.page_helpers import open_app
+from tests.pages.page_helpers import open_app, shown_spec
 from tests.support.advice_runs import SVM, stored_run
 
 EDGE_KEY = "advice_apply_edge_of_range_search_space_C_max"
@@ -17,10 +16,6 @@ EDGE_KEY = "advice_apply_edge_of_range_search_space_C_max"
 
 def edge_run(db):
     return stored_run(db, SVM, svm_trials(lambda c, g, k: 0.5 + 0.4 * (math.log10(c) + 3) / 2))
-
-
-def shown_spec(at):
-    return json.loads([c for c in at.code if c.language == "json"][0].value)
 
 
 def diff_table(at):
@@ -66,6 +61,22 @@ def test_two_suggestions_on_different_fields_apply_together(db):
     assert spec["search_space"]["gamma"]["type"] == "fixed"
     rows = diff_table(at)
     assert "search_space.C.max" in rows and "search_space.gamma.type" in rows
+
+
+def test_a_suggestions_evidence_is_drawn_only_once_opened(db):
+    """Its table and chart stay unsent while collapsed: the page would otherwise draw a
+    hidden chart and a hidden grid for every suggestion."""
+    run = edge_run(db)
+    at = open_app("pages/live.py", run=str(run.id))
+    evidence_key = "advice_evidence_" + EDGE_KEY.removeprefix("advice_apply_")
+    assert [e for e in at.expander if e.label == "Evidence and patch"]
+    assert not [d for d in at.dataframe if list(d.value.columns) == ["field", "old", "new"]]
+    charts = len(at.get("plotly_chart"))
+    at.session_state[evidence_key] = True
+    at.run()
+    rows = [d.value for d in at.dataframe if list(d.value.columns) == ["field", "old", "new"]]
+    assert [r["field"] for r in rows[0].to_dict("records")] == ["search_space.C.max"]
+    assert len(at.get("plotly_chart")) == charts + 1
 
 
 def test_a_run_with_two_trials_says_there_is_nothing_to_say_yet(db):

@@ -39,6 +39,15 @@ def test_importing_a_folder_shows_its_run_and_importing_again_keeps_it(db, tmp_p
     assert at.title[0].value == "Live run"
 
 
+def test_the_watch_snippet_is_drawn_once_its_expander_is_opened(db):
+    at = open_app(PAGE)
+    assert not at.code
+    at.session_state["import_watch"] = True
+    at.run()
+    (code,) = at.code
+    assert code.language == "python" and "tuning.watch" in code.value
+
+
 def test_a_folder_that_is_not_a_project_is_an_error_message(db, tmp_path):
     at = import_folder(open_app(PAGE), str(tmp_path))
     assert not at.exception and not at.success

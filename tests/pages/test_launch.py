@@ -6,17 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from page_helpers import SK_SPEC, open_app
+from page_helpers import SK_SPEC, open_app, open_spec_json, shown_spec
 
+from pages._common import SPEC_JSON_KEY
 from storage import plain_json
 from tuning.paths import uploads_dir
 from tuning.runner.control import queue_run
-
-
-def shown_spec(at) -> dict:
-    """The JSON the "Spec (JSON)" expander shows."""
-    (code,) = [c for c in at.code if c.language == "json"]
-    return json.loads(code.value)
 
 
 def errors(at) -> str:
@@ -52,12 +47,25 @@ def test_min_above_max_shows_the_problem_beside_the_space_and_queues_nothing(db)
         "edited_rows": {0: {"min": 500.0}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert "search_space.C.min" in errors(at) and "swap them" in errors(at)
+    open_spec_json(at)
     assert "Not valid yet" in " ".join(c.value for c in at.caption)
 
     at.button(key="launch").click().run()
     assert "Nothing was queued" in errors(at)
     assert db.list_runs() == []
     assert not at.exception
+
+
+def test_the_spec_json_is_sent_only_once_its_expander_is_opened(db):
+    """Collapsed, the expander's code is not sent at all: the browser would load the syntax
+    highlighter (1.5 MB) before drawing the form. Opened, it shows the spec; closed, it goes."""
+    at = svm_form(db)
+    assert [e.label for e in at.expander if e.label == "Spec (JSON)"]
+    assert not at.code
+    assert shown_spec(at)["model"] == {"family": "svm"}
+    at.session_state[SPEC_JSON_KEY] = False
+    at.run()
+    assert not at.code
 
 
 def test_an_empty_search_space_is_refused(db):

@@ -3,18 +3,11 @@ its space discovered (in a process of its own) and shown in the space editor, na
 and launched; a broken module's error shown as the user's under the model section."""
 from __future__ import annotations
 
-import json
-
-from page_helpers import open_app
+from page_helpers import open_app, shown_spec
 
 from storage import plain_json
 
 MODULE = "examples/models/digits_dense.py"
-
-
-def shown_spec(at) -> dict:
-    (code,) = [c for c in at.code if c.language == "json"]
-    return json.loads(code.value)
 
 
 def custom_form(module: str):
