@@ -480,8 +480,9 @@ if problems:
 st.divider()
 if spec is not None:
     st.info(run_cost(spec).describe())
-    for warning in shape_warnings(json.dumps(spec, sort_keys=True)):
-        st.warning(warning)
+# Filled after the buttons are drawn: the check reads the data set (on a new server, it
+# first imports scikit-learn, seconds), which must not hold back the rest of the form.
+shape_box = st.container()
 with drawn_when_open("Spec (JSON)", key=SPEC_JSON_KEY) as spec_shown:
     if spec_shown and spec is not None:
         st.caption("Exactly the document that Launch queues.")
@@ -517,3 +518,8 @@ with race_col:
             else:
                 st.switch_page(COMPARE_PAGE,
                                query_params={"runs": ",".join(str(r.id) for r in queued)})
+
+if spec is not None:
+    with shape_box:
+        for warning in shape_warnings(json.dumps(spec, sort_keys=True)):
+            st.warning(warning)

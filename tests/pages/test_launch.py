@@ -177,6 +177,33 @@ def test_every_example_spec_loads_back_into_the_form_unchanged(db, example):
     assert again.id != earlier.id and plain_json(again.spec) == plain_json(earlier.spec)
 
 
+def test_a_network_too_large_for_its_data_is_warned_before_the_launch_button(db):
+    """The warning reads the data set after the buttons are drawn, and still shows above them."""
+    doc = {"name": "wide", "data": {"source": "sklearn", "name": "iris"},
+           "model": {"family": "mlp"},
+           "search_space": {"units": {"type": "int", "min": 512, "max": 1024, "step": 512},
+                            "num_layers": {"type": "int", "min": 4, "max": 6}},
+           "strategy": {"name": "random", "max_trials": 2}, "training": {"epochs": 2}}
+    earlier = queue_run(db, doc)
+    at = open_app()
+    at.selectbox(key="load_run").set_value(earlier.id)
+    at.button(key="load_spec").click().run()
+    assert not at.exception and not at.error, errors(at)
+    order = _flat(at.main)
+    warned = [i for i, n in enumerate(order) if n.type == "warning"
+              and "too large for the data" in n.value]
+    launch = [i for i, n in enumerate(order) if getattr(n, "key", None) == "launch"]
+    assert warned and launch and warned[0] < launch[0]
+
+
+def _flat(node) -> list:
+    out = []
+    for child in getattr(node, "children", {}).values():
+        out.append(child)
+        out.extend(_flat(child))
+    return out
+
+
 def test_keras_cache_data_sets_are_offered(db):
     at = open_app()
     at.radio(key="f_source").set_value("keras").run()
