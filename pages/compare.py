@@ -143,11 +143,15 @@ if pooled and same_space:
                     key="compare_parallel_pooled")
     st.plotly_chart(slice_plots(frame, spaces[chosen[0]]), key="compare_slices_pooled")
 else:
-    for tab, r in zip(st.tabs([markdown_text(labels[r.id]) for r in selected]), selected):
-        frame = trials_frame(sampled[r.id])
-        tab.plotly_chart(parallel_coordinates(frame, spaces[r.id], direction=r.direction),
-                         key=f"compare_parallel_{r.id}")
-        tab.plotly_chart(slice_plots(frame, spaces[r.id]), key=f"compare_slices_{r.id}")
+    # Only the open tab is drawn: a hidden tab's charts would be drawn by the browser too.
+    tabs = st.tabs([markdown_text(labels[r.id]) for r in selected], key="compare_tab",
+                   on_change="rerun")
+    for tab, r in zip(tabs, selected):
+        if tab.open:
+            frame = trials_frame(sampled[r.id])
+            tab.plotly_chart(parallel_coordinates(frame, spaces[r.id], direction=r.direction),
+                             key=f"compare_parallel_{r.id}")
+            tab.plotly_chart(slice_plots(frame, spaces[r.id]), key=f"compare_slices_{r.id}")
 
 st.subheader("Hyperparameter importance")
 st.caption("How much each hyperparameter explains the score in the trials seen (a random "

@@ -34,3 +34,27 @@ def test_a_race_opens_the_compare_page(server, page):
     page.get_by_role("button", name="Race strategies").click()
     page.wait_for_url(re.compile(r"/compare\?runs=\d+(%2C|,)\d+"), timeout=REACT_MS)
     assert len(store.list_runs()) == 2
+
+
+def test_runs_of_different_spaces_draw_one_tab_at_a_time(server, page):
+    """A tab per run; only the open tab's charts are drawn, and another tab draws its own."""
+    from e2e import MLP_SPEC
+
+    url, store = server
+    first = seed(store, name="first")
+    narrow = dict(MLP_SPEC, search_space={"units": MLP_SPEC["search_space"]["units"]})
+    second = seed(store, name="second", trials=4, spec=narrow)
+    drawn = DIMENSIONS_JS
+    goto(page, f"{url}/compare?runs={first.id},{second.id}")
+    page.get_by_role("tab", name=f"#{second.id} second").wait_for(timeout=FIRST_DRAW_MS)
+    # The first run's chart alone: units, dropout and the score.
+    page.wait_for_function(f"JSON.stringify(({drawn})()) === '[3]'", timeout=FIRST_DRAW_MS)
+    page.get_by_role("tab", name=f"#{second.id} second").click()
+    # Now the second run's alone: units and the score.
+    page.wait_for_function(f"JSON.stringify(({drawn})()) === '[2]'", timeout=REACT_MS)
+
+
+# The number of axes of each parallel-coordinates chart drawn on the page.
+DIMENSIONS_JS = ("() => [...document.querySelectorAll('.js-plotly-plot')].filter(g => "
+                 "g._fullData && String((g.layout || {}).uirevision || '')"
+                 ".startsWith('parallel_coordinates')).map(g => g._fullData[0].dimensions.length)")

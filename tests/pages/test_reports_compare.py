@@ -7,6 +7,7 @@ import pytest
 from page_helpers import MLP_SPEC, SK_SPEC, finished, open_app, plotly_specs, seed_trials
 from streamlit.runtime.media_file_manager import MediaFileManager
 
+from tuning.insights.escaping import markdown_text
 from tuning.paths import run_dir
 from tuning.runner.control import queue_run
 
@@ -87,5 +88,12 @@ def test_compare_with_different_spaces_draws_one_chart_per_run(db):
     at = open_app("pages/compare.py", runs=f"{first.id},{second.id},99")
     assert "run 99 does not exist" in [e.value for e in at.error]
     charts = plotly_specs(at)
-    assert {f"compare_parallel_{first.id}", f"compare_parallel_{second.id}"} <= set(charts)
+    # One tab per run, and only the open one drawn (a hidden tab's charts cost the browser).
+    assert f"compare_parallel_{first.id}" in charts
+    assert f"compare_parallel_{second.id}" not in charts
     assert at.toggle(key="compare_pooled").disabled
+    at.session_state["compare_tab"] = markdown_text(f"#{second.id} iris svm")
+    at.run()
+    charts = plotly_specs(at)
+    assert {f"compare_parallel_{second.id}", f"compare_slices_{second.id}"} <= set(charts)
+    assert f"compare_parallel_{first.id}" not in charts
