@@ -10,7 +10,8 @@ warmed by one visit: each first page (the Launch page at ``/`` with its form, th
 with its table, the live page with its chart) from the browser's request, in a fresh browser
 context (nothing cached) and reloaded, median of ``--rounds`` (target under 2 s), beside the
 same timing for a one-line Streamlit app (the framework's own floor on this machine); and
-the server's start to healthy (target under 3 s).
+the server's start to healthy (target under 3 s); and the Launch page on a new server, in a
+fresh browser 3 s after the start (the pages' imports are warmed on a thread meanwhile).
 ``--strict`` exits with status 1 on a miss.
 
     .venv/bin/python bench/bench_freshness.py [--epochs 40] [--seed 0] [--rounds 3] [--strict]
@@ -77,6 +78,25 @@ def time_first_page(browser, url: str, ready: str, rounds: int) -> dict[str, lis
     return timings
 
 
+COLD_VISIT_AFTER_S = 3.0
+
+
+def cold_first_visits(browser, folder: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """A new server each round (started as ``tuning dashboard`` starts it, the pages' imports
+    warmed on a thread), opened in a fresh browser ``COLD_VISIT_AFTER_S`` after its start, as
+    a person would: (seconds to healthy, seconds from the request to the Launch form)."""
+    healthy_s, form_s = [], []
+    for round_ in range(rounds):
+        where = folder / f"cold{round_}"
+        where.mkdir()
+        started = time.perf_counter()
+        with app_server(where) as (url, _db, healthy):
+            healthy_s.append(healthy)
+            time.sleep(max(0.0, COLD_VISIT_AFTER_S - (time.perf_counter() - started)))
+            form_s.append(time_first_page(browser, url, FORM, 1)["fresh browser"][0])
+    return healthy_s, form_s
+
+
 def floor_timings(browser, folder: Path, rounds: int) -> dict[str, list[float]]:
     """The same timing for a one-line Streamlit app (a title): the framework's own share,
     which no page of ours can beat on this machine."""
@@ -133,6 +153,7 @@ def main() -> int:
                           ("live page, its chart drawn", f"/live?run={run.id}",
                            f"() => ({CURVES})() > 0"))]
             floor = floor_timings(browser, Path(folder), args.rounds)
+            cold_healthy, cold_form = cold_first_visits(browser, Path(folder), args.rounds)
             page = browser.new_page(viewport={"width": 1400, "height": 2000})
             goto(page, f"{url}/live?run={run.id}")
             page.wait_for_function(f"({CURVES})() > 0", timeout=FIRST_DRAW_MS)
@@ -167,6 +188,11 @@ def main() -> int:
             print(f"  {name}, {label}: {median:.2f} s "
                   f"({', '.join(f'{x:.2f}' for x in seconds)}) "
                   f"{verdict(median < FIRST_PAGE_TARGET_S)}")
+    print(f"  Launch page on a new server, opened {COLD_VISIT_AFTER_S:g} s after its start in a "
+          f"fresh browser: {statistics.median(cold_form):.2f} s "
+          f"({', '.join(f'{x:.2f}' for x in cold_form)}); that server's start -> healthy "
+          f"{statistics.median(cold_healthy):.2f} s "
+          f"{verdict(max(cold_healthy) < HEALTHY_TARGET_S)}")
     for label, seconds in floor.items():
         print(f"  floor: a one-line Streamlit app, its title drawn, {label}: "
               f"{statistics.median(seconds):.2f} s")
