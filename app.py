@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tuning.dashboard import wait_for_warm_up
-
-# The server imports the pages' modules on a thread as it starts: never import beside it.
-wait_for_warm_up()
-from pages._common import ensure_engine, get_storage  # noqa: E402
+from pages._common import ensure_engine, get_storage
 
 st.set_page_config(layout="wide", page_title="Tuning dashboard")
 

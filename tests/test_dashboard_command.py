@@ -39,7 +39,7 @@ def test_help_works_as_python_dash_m_tuning_from_another_folder(tmp_path):
 def test_defaults_bind_loopback_on_8501_with_the_checkout_app(monkeypatch, tmp_path):
     monkeypatch.setenv("TUNING_DB", str(tmp_path / "env.db"))
     argv, env = command_for("dashboard")
-    assert argv[:5] == [sys.executable, "-c", dashboard.SERVER, "run", str(ROOT / "app.py")]
+    assert argv[:5] == [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
     assert flags(argv)["server.address"] == "127.0.0.1"
     assert flags(argv)["server.port"] == "8501"
     assert env["TUNING_DB"] == str(tmp_path / "env.db")
@@ -83,37 +83,6 @@ def test_start_becomes_streamlit_with_that_command(monkeypatch, tmp_path):
     dashboard.start(args)
     argv, env = calls[0][-2:]
     assert argv == dashboard.command(args)[0] and env["TUNING_DB"] == str(tmp_path / "x.db")
-
-
-def test_the_server_process_warms_the_pages_imports_then_runs_streamlit(tmp_path):
-    """``SERVER`` with ``--help``: Streamlit's own command line answers, in the process where
-    the warm-up thread started (it imports no Streamlit itself: the hygiene test)."""
-    done = subprocess.run([sys.executable, "-c", dashboard.SERVER, "run", "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Usage: streamlit run" in done.stdout
-
-
-def test_a_script_run_during_the_warm_up_waits_for_it(monkeypatch):
-    import threading
-
-    release, waited = threading.Event(), threading.Event()
-    monkeypatch.setattr(dashboard, "warm_imports", release.wait)
-    monkeypatch.setattr(dashboard, "_warm_up", None)
-    dashboard.wait_for_warm_up()  # none started: returns at once
-    dashboard.start_warm_up()
-    script = threading.Thread(target=lambda: (dashboard.wait_for_warm_up(), waited.set()))
-    script.start()
-    assert not waited.wait(0.5)  # held while the warm-up imports
-    release.set()
-    assert waited.wait(10)
-    script.join()
-
-
-def test_the_warm_up_reads_the_pages_imports_from_their_source():
-    wanted = dashboard.page_imports()
-    assert "catalog" in wanted["tuning"] and "tuning.insights.charts" in wanted
-    assert not [m for m in wanted if m.partition(".")[0] not in ("tuning", "storage")]
 
 
 # -- where the database lives -----------------------------------------------------------

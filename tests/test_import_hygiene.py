@@ -141,21 +141,3 @@ def test_nothing_under_tuning_or_storage_imports_streamlit():
     assert len(files) > 20, files
     offenders = [hit for path in files for hit in streamlit_imports(path)]
     assert not offenders, "only app.py and pages/ may import streamlit:\n" + "\n".join(offenders)
-
-
-def test_the_servers_warm_up_imports_everything_it_names_and_nothing_of_the_workers():
-    """``tuning.dashboard.warm_imports`` runs in the dashboard's process before any page: it
-    must import every module it names (none failing silently), never TensorFlow, Keras,
-    KerasTuner or a worker-only module, and not Streamlit (the server imports that)."""
-    probe = ("import json, sys; from tuning.dashboard import warm_imports; "
-             "failed = warm_imports(); print(json.dumps({'failed': failed, "
-             "'loaded': sorted(m for m in sys.modules)}))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.splitlines()[-1])
-    assert report["failed"] == []
-    loaded = set(report["loaded"])
-    assert "sklearn" in loaded  # named: the launch form's default data set needs it
-    heavy = [m for m in ("tensorflow", "keras", "keras_tuner", "streamlit") if m in loaded]
-    assert not heavy and not [m for m in WORKER_ONLY if m in loaded], heavy

@@ -2,8 +2,7 @@
 fixtures are registered by this folder's ``conftest.py``).
 
 ``app_server(tmp_path, engine=False)`` starts ``streamlit run app.py`` on a free port with its
-own database, as ``tuning dashboard`` does (``tuning.dashboard.SERVER``: the pages' imports
-warmed on a thread) and waits on ``/_stcore/health``; ``wait_idle(page)`` waits on the app's own
+own database and waits on ``/_stcore/health``; ``wait_idle(page)`` waits on the app's own
 signal that a script run ended (``data-test-script-state=notRunning``). Nothing sleeps to
 wait for the app: every wait polls a condition under a deadline.
 
@@ -25,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from storage import Storage, TrialStatus
-from tuning.dashboard import SERVER
 
 ROOT = Path(__file__).resolve().parents[2]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
@@ -79,7 +77,7 @@ def app_server(folder: Path, engine: bool = False) -> Iterator[tuple[str, Path, 
     Storage(db_path).close()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER, "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

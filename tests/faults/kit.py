@@ -64,8 +64,7 @@ def free_port() -> int:
 
 
 class Dashboard:
-    """``streamlit run app.py`` with its own database and engine, as a user starts it (the
-    way ``tuning dashboard`` does: ``tuning.dashboard.SERVER``).
+    """``streamlit run app.py`` with its own database and engine, as a user starts it.
 
     ``address=None`` leaves the bind address to ``.streamlit/config.toml``.
     """
@@ -74,9 +73,7 @@ class Dashboard:
                  env: dict[str, str] | None = None):
         self.db, self.log = db, log
         self.port = free_port()
-        from tuning.dashboard import SERVER
-
-        args = [sys.executable, "-c", SERVER, "run", "app.py", "--server.port",
+        args = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
                 str(self.port), "--server.headless", "true", "--server.fileWatcherType", "none",
                 "--browser.gatherUsageStats", "false"]
         if address is not None:
