@@ -11,7 +11,7 @@ with its table, the live page with its chart) from the browser's request, in a f
 context (nothing cached) and reloaded, median of ``--rounds`` (target under 2 s), beside the
 same timing for a one-line Streamlit app (the framework's own floor on this machine); and
 the server's start to healthy (target under 3 s); and the Launch page on a new server, in a
-fresh browser 3 s after the start (the pages' imports are warmed on a thread meanwhile).
+fresh browser 3 s after the start (its first script runs import the pages' modules).
 ``--strict`` exits with status 1 on a miss.
 
     .venv/bin/python bench/bench_freshness.py [--epochs 40] [--seed 0] [--rounds 3] [--strict]
@@ -82,9 +82,9 @@ COLD_VISIT_AFTER_S = 3.0
 
 
 def cold_first_visits(browser, folder: Path, rounds: int) -> tuple[list[float], list[float]]:
-    """A new server each round (started as ``tuning dashboard`` starts it, the pages' imports
-    warmed on a thread), opened in a fresh browser ``COLD_VISIT_AFTER_S`` after its start, as
-    a person would: (seconds to healthy, seconds from the request to the Launch form)."""
+    """A new server each round, opened in a fresh browser ``COLD_VISIT_AFTER_S`` after its
+    start, as a person would: (seconds to healthy, seconds from the request to the Launch
+    form)."""
     healthy_s, form_s = [], []
     for round_ in range(rounds):
         where = folder / f"cold{round_}"
