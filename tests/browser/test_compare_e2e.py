@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e import FIRST_DRAW_MS, REACT_MS, chart_count_js, goto, seed, wait_idle
+from e2e import FIRST_DRAW_MS, MLP_SPEC, REACT_MS, chart_count_js, goto, seed, wait_idle
 
 pytestmark = [pytest.mark.browser]
+
+# The number of axes of each parallel-coordinates chart drawn on the page.
+DIMENSIONS_JS = ("() => [...document.querySelectorAll('.js-plotly-plot')].filter(g => "
+                 "g._fullData && String((g.layout || {}).uirevision || '')"
+                 ".startsWith('parallel_coordinates')).map(g => g._fullData[0].dimensions.length)")
 
 
 def test_a_deep_link_to_two_runs_draws_both(server, page):
@@ -38,23 +43,15 @@ def test_a_race_opens_the_compare_page(server, page):
 
 def test_runs_of_different_spaces_draw_one_tab_at_a_time(server, page):
     """A tab per run; only the open tab's charts are drawn, and another tab draws its own."""
-    from e2e import MLP_SPEC
-
     url, store = server
     first = seed(store, name="first")
     narrow = dict(MLP_SPEC, search_space={"units": MLP_SPEC["search_space"]["units"]})
     second = seed(store, name="second", trials=4, spec=narrow)
-    drawn = DIMENSIONS_JS
     goto(page, f"{url}/compare?runs={first.id},{second.id}")
     page.get_by_role("tab", name=f"#{second.id} second").wait_for(timeout=FIRST_DRAW_MS)
     # The first run's chart alone: units, dropout and the score.
-    page.wait_for_function(f"JSON.stringify(({drawn})()) === '[3]'", timeout=FIRST_DRAW_MS)
+    page.wait_for_function(f"JSON.stringify(({DIMENSIONS_JS})()) === '[3]'", timeout=FIRST_DRAW_MS)
     page.get_by_role("tab", name=f"#{second.id} second").click()
     # Now the second run's alone: units and the score.
-    page.wait_for_function(f"JSON.stringify(({drawn})()) === '[2]'", timeout=REACT_MS)
+    page.wait_for_function(f"JSON.stringify(({DIMENSIONS_JS})()) === '[2]'", timeout=REACT_MS)
 
-
-# The number of axes of each parallel-coordinates chart drawn on the page.
-DIMENSIONS_JS = ("() => [...document.querySelectorAll('.js-plotly-plot')].filter(g => "
-                 "g._fullData && String((g.layout || {}).uirevision || '')"
-                 ".startsWith('parallel_coordinates')).map(g => g._fullData[0].dimensions.length)")
